@@ -1,0 +1,153 @@
+"""Field API: the server behind the community-policing and fire-safety phone app."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import Flask, Response
+from flask_jwt_extended import JWTManager
+from flask_smorest import Api
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import storage
+from fieldapi.config import Settings
+from fieldapi.core import db as database
+from fieldapi.core.problems import (
+    PreconditionFailed,
+    Problem,
+    from_http_exception,
+    problem_response,
+    register_handlers,
+)
+from fieldapi.core.schemas import ProblemSchema
+
+API_TITLE = "Field API"
+API_VERSION = "1.0.0"
+
+log = logging.getLogger(__name__)
+
+
+class FieldApi(Api):
+    """flask-smorest's Api, answering HTTP errors with the problem catalogue."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error):
+        return problem_response(from_http_exception(error))
+
+
+def _blueprints():
+    from fieldapi.areas.views import blp as areas
+    from fieldapi.auth.views import blp as auth
+    from fieldapi.buildings.views import blp as buildings
+    from fieldapi.ops.views import blp as ops
+    from fieldapi.users.views import blp as users
+
+    return (ops, auth, areas, users, buildings)
+
+
+def _configure_jwt(app: Flask) -> None:
+    jwt = JWTManager(app)
+
+    def answer(slug: str):
+        return lambda *_args: problem_response(Problem(slug=slug))
+
+    jwt.unauthorized_loader(answer("authentication-required"))
+    jwt.invalid_token_loader(answer("token-invalid"))
+    jwt.expired_token_loader(answer("token-expired"))
+    jwt.revoked_token_loader(answer("token-revoked"))
+    jwt.needs_fresh_token_loader(answer("token-invalid"))
+    jwt.user_lookup_error_loader(answer("token-revoked"))
+
+
+def _transaction_per_request(app: Flask) -> None:
+    """One request, one transaction: commit what a successful view did, else roll back."""
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        ok = response.status_code < 400
+        try:
+            database.finish_request_session(commit=ok)
+        except StaleDataError:
+            database.finish_request_session(commit=False)
+            return problem_response(PreconditionFailed())
+        except Exception:
+            log.exception("commit failed")
+            database.finish_request_session(commit=False)
+            raise
+        return response
+
+    app.teardown_appcontext(database.close_request_session)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, static_folder=None)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        JWT_SECRET_KEY=settings.secret_key,
+        JWT_ACCESS_TOKEN_EXPIRES=timedelta(minutes=settings.access_token_minutes),
+        JWT_REFRESH_TOKEN_EXPIRES=timedelta(days=settings.refresh_token_days),
+        JWT_TOKEN_LOCATION=["headers"],
+        JWT_ALGORITHM="HS256",
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        API_TITLE=API_TITLE,
+        API_VERSION=API_VERSION,
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        JSON_SORT_KEYS=False,
+    )
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=1, x_host=1)
+
+    engine = database.make_engine(settings.database_url)
+    blobs = storage.from_url(
+        settings.storage_url, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region
+    )
+    from fieldapi.auth.passwords import Passwords
+    from fieldapi.auth.throttle import DatabaseCounters, LoginThrottle, RedisCounters
+
+    counters = RedisCounters(settings.redis_url) if settings.redis_url else DatabaseCounters(engine)
+    app.extensions.update(
+        {
+            "fieldapi.settings": settings,
+            "fieldapi.engine": engine,
+            "fieldapi.sessionmaker": database.make_sessionmaker(engine),
+            "fieldapi.blobs": blobs,
+            "fieldapi.passwords": Passwords(
+                time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
+            ),
+            "fieldapi.throttle": LoginThrottle(
+                counters,
+                per_username=settings.login_failures_per_username,
+                per_address=settings.login_failures_per_address,
+                window=settings.login_window_seconds,
+            ),
+        }
+    )
+
+    register_handlers(app)
+    _configure_jwt(app)
+    _transaction_per_request(app)
+
+    from fieldapi.auth.guard import authorize
+
+    app.before_request(authorize)
+
+    api = FieldApi(app, spec_kwargs={"info": {"description": "The phone and web contract."}})
+    api.spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+    api.spec.options["security"] = [{"bearer": []}]
+    for blueprint in _blueprints():
+        api.register_blueprint(blueprint)
+
+    from fieldapi.cli import register_commands
+
+    register_commands(app)
+    return app

@@ -1,0 +1,147 @@
+"""Sign in, refresh, sign out. Sessions live in the database so revocation holds everywhere."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from fieldapi.auth.models import AuthSession
+from fieldapi.auth.passwords import Passwords
+from fieldapi.auth.throttle import LoginThrottle
+from fieldapi.core.db import utcnow
+from fieldapi.core.problems import Problem, TooManyRequests
+from fieldapi.users.models import User
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+
+
+def _mint(db: Session, *, user: User, auth_session: AuthSession, access_minutes: int) -> Tokens:
+    claims = {"sid": str(auth_session.id)}
+    refresh = create_refresh_token(identity=str(user.id), additional_claims=claims)
+    auth_session.refresh_jti = decode_token(refresh)["jti"]
+    access = create_access_token(identity=str(user.id), additional_claims=claims)
+    db.flush()
+    return Tokens(access, refresh, access_minutes * 60, user)
+
+
+def login(
+    *,
+    db: Session,
+    passwords: Passwords,
+    throttle: LoginThrottle,
+    username: str,
+    password: str,
+    address: str,
+    user_agent: str | None,
+    access_minutes: int,
+    refresh_days: int,
+) -> Tokens:
+    """Check the credentials and open a session. Unknown user and wrong password look alike."""
+    wait = throttle.retry_after(username, address)
+    if wait is not None:
+        raise TooManyRequests(retry_after=wait)
+    user = db.scalar(select(User).where(User.username == username.strip().lower()))
+    ok = passwords.verify(user.password_hash if user else None, password)
+    if not ok or user is None or not user.active:
+        throttle.failed(username, address)
+        raise Problem(slug="invalid-credentials")
+    throttle.succeeded(username)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash(password)
+    auth_session = AuthSession(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        refresh_jti=uuid.uuid4().hex,
+        expires_at=utcnow() + timedelta(days=refresh_days),
+        client_address=address[:64],
+        user_agent=(user_agent or "")[:255] or None,
+    )
+    db.add(auth_session)
+    return _mint(db, user=user, auth_session=auth_session, access_minutes=access_minutes)
+
+
+def refresh(
+    *, db: Session, user_id: uuid.UUID, session_id: uuid.UUID, jti: str, access_minutes: int
+) -> Tokens:
+    """Rotate: the presented refresh token is spent; presenting a spent one ends the session."""
+    row = db.execute(
+        select(AuthSession, User)
+        .join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.id == session_id, AuthSession.user_id == user_id)
+        .with_for_update(of=AuthSession)
+    ).first()
+    if row is None:
+        raise Problem(slug="token-invalid")
+    auth_session, user = row
+    if auth_session.revoked_at is not None or auth_session.expires_at <= utcnow():
+        raise Problem(slug="token-revoked")
+    if not user.active:
+        raise Problem(slug="token-revoked")
+    if auth_session.refresh_jti != jti:
+        # A spent token came back: someone holds a copy. End the session for everyone.
+        revoke_session(db=db, session_id=auth_session.id, reason="refresh_reuse")
+        raise Problem(slug="token-revoked", detail="This session was ended for safety.")
+    auth_session.refreshed_at = utcnow()
+    return _mint(db, user=user, auth_session=auth_session, access_minutes=access_minutes)
+
+
+def revoke_session(*, db: Session, session_id: uuid.UUID, reason: str) -> None:
+    db.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )
+
+
+def revoke_user_sessions(*, db: Session, user_id: uuid.UUID, reason: str) -> None:
+    db.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )
+
+
+def logout(
+    *, db: Session, user_id: uuid.UUID, session_id: uuid.UUID, refresh_session_id: uuid.UUID | None
+) -> None:
+    """End the caller's session, and the refresh token's if it names another of theirs."""
+    revoke_session(db=db, session_id=session_id, reason="logout")
+    if refresh_session_id and refresh_session_id != session_id:
+        db.execute(
+            update(AuthSession)
+            .where(
+                AuthSession.id == refresh_session_id,
+                AuthSession.user_id == user_id,
+                AuthSession.revoked_at.is_(None),
+            )
+            .values(revoked_at=utcnow(), revoked_reason="logout")
+        )
+
+
+def active_session(
+    db: Session, *, user_id: uuid.UUID, session_id: uuid.UUID
+) -> tuple[AuthSession, User] | None:
+    """The live session and its active user, or None when revoked, expired or disabled."""
+    row = db.execute(
+        select(AuthSession, User)
+        .join(User, User.id == AuthSession.user_id)
+        .where(
+            AuthSession.id == session_id,
+            AuthSession.user_id == user_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > utcnow(),
+            User.active.is_(True),
+        )
+    ).first()
+    return (row[0], row[1]) if row else None

@@ -1,0 +1,206 @@
+"""The building file as plain data: for answers, and for the versioned change history.
+
+Personal data (residents' id numbers and phones) is masked for roles that do not register
+people: grid staff, the fire protection office and fire police see ``4403**********1234``
+and ``138****5678``; admins, officers and the building's own manager see it whole.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from fieldapi.buildings.models import Building
+from fieldapi.core.db import utcnow
+from fieldapi.core.permissions import can
+from fieldapi.core.scope import Actor
+
+# Fields of the file that the change history records, in the shape the client sends them.
+FILE_FIELDS = (
+    "code",
+    "name",
+    "address",
+    "grid_id",
+    "location",
+    "use_type",
+    "floors_above",
+    "floors_below",
+    "height_m",
+    "structure",
+    "year_built",
+    "floor_area_m2",
+    "responsibility",
+    "statement",
+    "units",
+    "shops",
+    "equipment",
+    "self_check_interval_days",
+    "next_self_check_due_at",
+    "notes",
+)
+
+
+def reveals_personal_data(actor: Actor) -> bool:
+    return can(actor.role, "resident.pii.read")
+
+
+def mask_id_number(value: str | None) -> str | None:
+    if not value:
+        return value
+    keep = 4 if len(value) > 10 else 1
+    return value[:keep] + "*" * (len(value) - 2 * keep) + value[-keep:]
+
+
+def mask_phone(value: str | None) -> str | None:
+    if not value:
+        return value
+    digits = value.replace(" ", "").replace("-", "")
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def jsonable(value: Any) -> Any:
+    """Dates, times and ids as strings, recursively: how the history stores values."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def units_data(building: Building) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": unit.id,
+            "label": unit.label,
+            "floor": unit.floor,
+            "area_m2": unit.area_m2,
+            "use": unit.use,
+            "residents": [
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "id_number": r.id_number,
+                    "phone": r.phone,
+                    "kind": r.kind,
+                    "is_tenant": r.is_tenant,
+                    "registered_on": r.registered_on,
+                }
+                for r in unit.residents
+            ],
+        }
+        for unit in building.units
+    ]
+
+
+def mask_units(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            **unit,
+            "residents": [
+                {**r, "id_number": mask_id_number(r["id_number"]), "phone": mask_phone(r["phone"])}
+                for r in unit["residents"]
+            ],
+        }
+        for unit in units
+    ]
+
+
+def snapshot(building: Building) -> dict[str, Any]:
+    """Every field of the file, unmasked: what answers show and the history compares."""
+    today = utcnow().date()
+    return {
+        "code": building.code,
+        "name": building.name,
+        "address": building.address,
+        "grid_id": building.grid_id,
+        "location": {"lat": building.lat, "lon": building.lon},
+        "use_type": building.use_type,
+        "floors_above": building.floors_above,
+        "floors_below": building.floors_below,
+        "height_m": building.height_m,
+        "structure": building.structure,
+        "year_built": building.year_built,
+        "floor_area_m2": building.floor_area_m2,
+        "responsibility": building.responsibility or {},
+        "statement": {
+            "signed_on": building.statement_signed_on,
+            "photo_id": building.statement_photo_id,
+        },
+        "units": units_data(building),
+        "shops": [
+            {
+                "id": s.id,
+                "name": s.name,
+                "licence_number": s.licence_number,
+                "business_type": s.business_type,
+                "operator_name": s.operator_name,
+                "contact_phone": s.contact_phone,
+                "floor": s.floor,
+            }
+            for s in building.shops
+        ],
+        "equipment": [
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "count": e.count,
+                "location": e.location,
+                "last_service_on": e.last_service_on,
+                "expires_on": e.expires_on,
+                "photo_id": e.photo_id,
+                "expired": bool(e.expires_on and e.expires_on < today),
+            }
+            for e in building.equipment
+        ],
+        "self_check_interval_days": building.self_check_interval_days,
+        "next_self_check_due_at": building.next_self_check_due_at,
+        "notes": building.notes,
+    }
+
+
+def present(building: Building, actor: Actor) -> dict[str, Any]:
+    """The whole file for one reader, with personal data masked where their role needs it."""
+    data = snapshot(building)
+    masked = not reveals_personal_data(actor)
+    if masked:
+        data["units"] = mask_units(data["units"])
+    data.update(
+        id=building.id,
+        self_check={
+            "interval_days": building.self_check_interval_days,
+            "next_due_at": building.next_self_check_due_at,
+            "overdue": building.self_check_overdue,
+        },
+        risk_level=building.risk_level,
+        last_inspected_at=building.last_inspected_at,
+        expired_equipment=building.expired_equipment_count,
+        personal_data_masked=masked,
+        version=building.version,
+        created_at=building.created_at,
+        updated_at=building.updated_at,
+    )
+    return data
+
+
+def present_change(change, actor: Actor) -> dict[str, Any]:
+    changes = change.changes
+    if "units" in changes and not reveals_personal_data(actor):
+        changes = {
+            **changes,
+            "units": {k: mask_units(v or []) for k, v in changes["units"].items()},
+        }
+    return {
+        "id": change.id,
+        "version": change.version,
+        "action": change.action,
+        "actor_id": change.actor_id,
+        "at": change.at,
+        "changes": changes,
+    }

@@ -1,0 +1,267 @@
+"""The building file: create, read, change (versioned), list, and its change history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from fieldapi.buildings.models import Building, BuildingChange, Equipment, Resident, Shop, Unit
+from fieldapi.buildings.present import FILE_FIELDS, jsonable, snapshot
+from fieldapi.core import scope
+from fieldapi.core.db import utcnow
+from fieldapi.core.etag import make_etag, require_match
+from fieldapi.core.pagination import paginate
+from fieldapi.core.permissions import can
+from fieldapi.core.problems import Conflict, Forbidden, NotFound, ValidationFailed
+from fieldapi.core.scope import Actor
+
+# Fields only people who place buildings on the map may change.
+PLACEMENT_FIELDS = ("code", "grid_id")
+SIMPLE_FIELDS = (
+    "name",
+    "address",
+    "use_type",
+    "floors_above",
+    "floors_below",
+    "height_m",
+    "structure",
+    "year_built",
+    "floor_area_m2",
+    "self_check_interval_days",
+    "next_self_check_due_at",
+    "notes",
+)
+
+
+def building_etag(building: Building) -> str:
+    return make_etag("building", building.id, building.version)
+
+
+def get_building(*, db: Session, actor: Actor, building_id: uuid.UUID) -> Building:
+    building = db.scalar(scope.scoped(actor, Building).where(Building.id == building_id))
+    if building is None:
+        raise NotFound()
+    return building
+
+
+def _check_grid(db: Session, actor: Actor, grid_id: uuid.UUID) -> None:
+    """The grid must exist and lie in the actor's scope; either way the answer is the same."""
+    from fieldapi.areas.models import Area
+
+    stmt = select(Area.id).where(Area.id == grid_id, Area.kind == "grid")
+    if not actor.is_admin:
+        stmt = stmt.where(Area.id.in_(scope.visible_grid_ids(actor)))
+    if db.scalar(stmt) is None:
+        raise ValidationFailed.field("/grid_id", "No such grid in your area.")
+
+
+def _check_code_free(db: Session, code: str, building_id: uuid.UUID) -> None:
+    taken = db.scalar(select(Building.id).where(Building.code == code, Building.id != building_id))
+    if taken is not None:
+        raise Conflict(
+            "Another building has this code.",
+            errors=[{"pointer": "/code", "detail": "Already used by another building."}],
+        )
+
+
+def _check_personal_data(actor: Actor, data: dict[str, Any]) -> None:
+    if "units" in data and not can(actor.role, "building.residents.write"):
+        raise Forbidden("Your role does not register residents.")
+
+
+def _replace_children(building: Building, data: dict[str, Any]) -> None:
+    """A list sent replaces the list; items keep their ids when the client sends them."""
+    if "units" in data:
+        building.units = [
+            Unit(
+                id=u.get("id") or uuid.uuid4(),
+                label=u["label"],
+                floor=u["floor"],
+                area_m2=u.get("area_m2"),
+                use=u.get("use"),
+                residents=[
+                    Resident(
+                        id=r.get("id") or uuid.uuid4(),
+                        name=r["name"],
+                        id_number=r["id_number"].upper() if r.get("id_number") else None,
+                        phone=r.get("phone"),
+                        kind=r["kind"],
+                        is_tenant=r.get("is_tenant", False),
+                        registered_on=r.get("registered_on"),
+                    )
+                    for r in u.get("residents", [])
+                ],
+            )
+            for u in data["units"]
+        ]
+    if "shops" in data:
+        building.shops = [
+            Shop(id=s.get("id") or uuid.uuid4(), **{k: v for k, v in s.items() if k != "id"})
+            for s in data["shops"]
+        ]
+    if "equipment" in data:
+        building.equipment = [
+            Equipment(id=e.get("id") or uuid.uuid4(), **{k: v for k, v in e.items() if k != "id"})
+            for e in data["equipment"]
+        ]
+
+
+def _check_child_ids(data: dict[str, Any]) -> None:
+    """Ids inside one file must be distinct, or two rows would claim one identity."""
+    for name in ("units", "shops", "equipment"):
+        ids = [item["id"] for item in data.get(name, []) if item.get("id")]
+        if len(ids) != len(set(ids)):
+            raise ValidationFailed.field(f"/{name}", "Each item needs its own id.")
+    resident_ids = [
+        r["id"] for u in data.get("units", []) for r in u.get("residents", []) if r.get("id")
+    ]
+    if len(resident_ids) != len(set(resident_ids)):
+        raise ValidationFailed.field("/units", "Each resident needs their own id.")
+
+
+def _apply(building: Building, data: dict[str, Any]) -> None:
+    for name in (*PLACEMENT_FIELDS, *SIMPLE_FIELDS):
+        if name in data:
+            setattr(building, name, data[name])
+    if "location" in data:
+        building.lat = data["location"]["lat"]
+        building.lon = data["location"]["lon"]
+    if "responsibility" in data:
+        building.responsibility = jsonable(data["responsibility"])
+    if "statement" in data:
+        statement = data["statement"]
+        if "signed_on" in statement:
+            building.statement_signed_on = statement["signed_on"]
+        if "photo_id" in statement:
+            building.statement_photo_id = statement["photo_id"]
+    _replace_children(building, data)
+
+
+def _record(db: Session, building: Building, actor: Actor, action: str, before, after) -> None:
+    changes = {
+        name: {"old": before.get(name) if before else None, "new": after[name]}
+        for name in FILE_FIELDS
+        if before is None or before.get(name) != after[name]
+    }
+    db.add(
+        BuildingChange(
+            building_id=building.id,
+            version=building.version,
+            actor_id=actor.user_id,
+            action=action,
+            changes=changes,
+        )
+    )
+
+
+def create_building(*, db: Session, actor: Actor, data: dict[str, Any]) -> Building:
+    _check_personal_data(actor, data)
+    _check_child_ids(data)
+    building_id = data.get("id") or uuid.uuid4()
+    if db.get(Building, building_id) is not None:
+        raise Conflict("A building with this id already exists.")
+    _check_grid(db, actor, data["grid_id"])
+    _check_code_free(db, data["code"], building_id)
+    building = Building(id=building_id, created_by=actor.user_id)
+    _apply(building, data)
+    if building.next_self_check_due_at is None:
+        interval = building.self_check_interval_days or 30
+        building.self_check_interval_days = interval
+        building.next_self_check_due_at = utcnow() + timedelta(days=interval)
+    db.add(building)
+    db.flush()
+    _record(db, building, actor, "created", None, jsonable(snapshot(building)))
+    db.flush()
+    return building
+
+
+def update_building(
+    *,
+    db: Session,
+    actor: Actor,
+    building_id: uuid.UUID,
+    data: dict[str, Any],
+    if_match: str | None,
+) -> Building:
+    building = get_building(db=db, actor=actor, building_id=building_id)
+    require_match(if_match, building_etag(building))
+    _check_personal_data(actor, data)
+    _check_child_ids(data)
+    if not can(actor.role, "building.create"):
+        moved = [f for f in PLACEMENT_FIELDS if f in data and data[f] != getattr(building, f)]
+        if moved:
+            raise Forbidden(f"Your role cannot change {', '.join(moved)}.")
+    if "grid_id" in data and data["grid_id"] != building.grid_id:
+        _check_grid(db, actor, data["grid_id"])
+    if "code" in data and data["code"] != building.code:
+        _check_code_free(db, data["code"], building.id)
+    before = jsonable(snapshot(building))
+    _apply(building, data)
+    after = jsonable(snapshot(building))
+    if after == before:
+        return building  # nothing changed: no new version
+    building.updated_at = utcnow()
+    db.flush()
+    _record(db, building, actor, "updated", before, after)
+    db.flush()
+    return building
+
+
+def list_buildings(
+    *, db: Session, actor: Actor, filters: dict[str, Any], limit: int, cursor: str | None
+) -> tuple[list[Building], str | None]:
+    stmt = scope.scoped(actor, Building)
+    for name in ("grid_id", "use_type", "risk_level"):
+        if filters.get(name) is not None:
+            stmt = stmt.where(getattr(Building, name) == filters[name])
+    overdue = filters.get("overdue")
+    if overdue is True:
+        stmt = stmt.where(Building.next_self_check_due_at < utcnow())
+    elif overdue is False:
+        stmt = stmt.where(
+            or_(
+                Building.next_self_check_due_at.is_(None),
+                Building.next_self_check_due_at >= utcnow(),
+            )
+        )
+    if filters.get("q"):
+        term = filters["q"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{term}%"
+        stmt = stmt.where(
+            or_(
+                Building.code.ilike(pattern, escape="\\"),
+                Building.address.ilike(pattern, escape="\\"),
+                Building.name.ilike(pattern, escape="\\"),
+            )
+        )
+    return paginate(
+        db,
+        stmt,
+        order_by=[Building.code],
+        key=lambda b: [b.code],
+        parse=[str],
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+def list_changes(
+    *, db: Session, actor: Actor, building_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[list[BuildingChange], str | None]:
+    """The file's versions, newest first."""
+    get_building(db=db, actor=actor, building_id=building_id)
+    stmt = select(BuildingChange).where(BuildingChange.building_id == building_id)
+    return paginate(
+        db,
+        stmt,
+        order_by=[BuildingChange.version],
+        key=lambda c: [c.version],
+        parse=[int],
+        limit=limit,
+        cursor=cursor,
+        descending=True,
+    )

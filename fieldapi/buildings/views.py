@@ -1,0 +1,102 @@
+"""The building file (一楼一档)."""
+
+from __future__ import annotations
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from fieldapi.auth.guard import actor
+from fieldapi.buildings import service
+from fieldapi.buildings.present import present, present_change
+from fieldapi.buildings.schemas import (
+    BuildingListArgs,
+    BuildingPageSchema,
+    BuildingSchema,
+    BuildingUpdateSchema,
+    BuildingWriteSchema,
+    ChangePageSchema,
+)
+from fieldapi.core import db as database
+from fieldapi.core.http import conditional, with_etag
+from fieldapi.core.pagination import PageArgs
+from fieldapi.core.permissions import requires
+
+blp = Blueprint(
+    "buildings", __name__, url_prefix="/api/v1/buildings", description="The building file"
+)
+
+
+@blp.route("")
+class Buildings(MethodView):
+    @requires("building.read")
+    @blp.arguments(BuildingListArgs, location="query")
+    @blp.response(200, BuildingPageSchema)
+    def get(self, args):
+        """Buildings in your scope, by code; filter by grid, use, risk, overdue, or search."""
+        me = actor()
+        items, next_cursor = service.list_buildings(
+            db=database.session(),
+            actor=me,
+            filters=args,
+            limit=args["limit"],
+            cursor=args["cursor"],
+        )
+        return {"items": [present(b, me) for b in items], "next_cursor": next_cursor}
+
+    @requires("building.create")
+    @blp.arguments(BuildingWriteSchema)
+    @blp.response(201, BuildingSchema)
+    @blp.alt_response(409, description="The code or the id is already used.")
+    def post(self, body):
+        """Open a building file in one of your grids."""
+        me = actor()
+        building = service.create_building(db=database.session(), actor=me, data=body)
+        return with_etag(present(building, me), service.building_etag(building), 201)
+
+
+@blp.route("/<uuid:building_id>")
+class BuildingItem(MethodView):
+    @requires("building.read")
+    @blp.response(200, BuildingSchema)
+    @blp.alt_response(304, description="Unchanged since the ETag in If-None-Match.")
+    def get(self, building_id):
+        """The whole building file."""
+        me = actor()
+        building = service.get_building(db=database.session(), actor=me, building_id=building_id)
+        return conditional(present(building, me), service.building_etag(building))
+
+    @requires("building.update")
+    @blp.arguments(BuildingUpdateSchema)
+    @blp.response(200, BuildingSchema)
+    @blp.alt_response(412, description="The file changed since you loaded it.")
+    @blp.alt_response(428, description="If-Match is required.")
+    def patch(self, body, building_id):
+        """Change the file (If-Match required). Every change is kept as a new version."""
+        me = actor()
+        building = service.update_building(
+            db=database.session(),
+            actor=me,
+            building_id=building_id,
+            data=body,
+            if_match=request.headers.get("If-Match"),
+        )
+        return with_etag(present(building, me), service.building_etag(building))
+
+
+@blp.route("/<uuid:building_id>/history")
+class BuildingHistory(MethodView):
+    @requires("building.history.read")
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, ChangePageSchema)
+    def get(self, args, building_id):
+        """Every version of the file, newest first: who changed which fields, old and new."""
+        me = actor()
+        items, next_cursor = service.list_changes(
+            db=database.session(),
+            actor=me,
+            building_id=building_id,
+            limit=args["limit"],
+            cursor=args["cursor"],
+        )
+        return {"items": [present_change(c, me) for c in items], "next_cursor": next_cursor}

@@ -1,0 +1,92 @@
+"""Operator commands: ``flask --app wsgi db upgrade | create-admin | demo-seed``."""
+
+from __future__ import annotations
+
+import os
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from fieldapi.core import migrate
+
+db_cli = AppGroup("db", help="Database migrations.")
+
+
+def _engine():
+    return current_app.extensions["fieldapi.engine"]
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    migrate.upgrade(_engine(), revision)
+    click.echo(f"database at {', '.join(sorted(migrate.current_heads(_engine()))) or 'base'}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Step migrations back down to REVISION."""
+    migrate.downgrade(_engine(), revision)
+    click.echo(f"database at {', '.join(sorted(migrate.current_heads(_engine()))) or 'base'}")
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True)
+@click.option("--rev-id", required=True, help="e.g. 20261123_02")
+def db_revision(message: str, rev_id: str) -> None:
+    """Write a new migration from the difference between the models and the database."""
+    migrate.revision(_engine(), message, rev_id)
+
+
+@click.command("create-admin")
+@click.argument("username")
+def create_admin(username: str) -> None:
+    """Create an admin account (password from FIELDAPI_ADMIN_PASSWORD, else prompted)."""
+    from fieldapi.users.models import User
+    from fieldapi.users.service import create_user
+
+    password = os.environ.get("FIELDAPI_ADMIN_PASSWORD") or click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    session = current_app.extensions["fieldapi.sessionmaker"]()
+    with session.begin():
+        if session.scalar(select(User.id).where(User.username == username.lower())):
+            raise click.ClickException(f"user {username!r} already exists")
+        from marshmallow import ValidationError
+
+        from fieldapi.users.schemas import UserCreateSchema
+
+        try:
+            data = UserCreateSchema().load(
+                {"username": username.lower(), "password": password, "role": "admin"}
+            )
+        except ValidationError as exc:
+            raise click.ClickException(f"not created: {exc.messages}") from None
+        create_user(db=session, passwords=current_app.extensions["fieldapi.passwords"], data=data)
+    click.echo(f"admin {username.lower()!r} created")
+
+
+@click.command("demo-seed")
+def demo_seed() -> None:
+    """Fill an empty database with a demo district, its buildings and one account per role."""
+    from fieldapi.demo.seed import seed
+
+    session = current_app.extensions["fieldapi.sessionmaker"]()
+    with session.begin():
+        accounts = seed(session, passwords=current_app.extensions["fieldapi.passwords"])
+    if not accounts:
+        click.echo("demo data already present; nothing done")
+        return
+    click.echo("demo accounts (username / password / role):")
+    for username, password, role in accounts:
+        click.echo(f"  {username:<12} {password:<20} {role}")
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(db_cli)
+    app.cli.add_command(create_admin)
+    app.cli.add_command(demo_seed)

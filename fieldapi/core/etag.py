@@ -1,0 +1,34 @@
+"""Entity tags for mutable resources: ``If-Match`` on writes, ``If-None-Match`` on reads."""
+
+from __future__ import annotations
+
+import hashlib
+
+from fieldapi.core.problems import PreconditionFailed, PreconditionRequired
+
+
+def make_etag(kind: str, object_id: object, version: int) -> str:
+    digest = hashlib.sha256(f"{kind}:{object_id}:{version}".encode()).hexdigest()[:20]
+    return f'"{digest}"'
+
+
+def _tags(header: str) -> list[str]:
+    return [t.strip().removeprefix("W/") for t in header.split(",") if t.strip()]
+
+
+def require_match(if_match: str | None, current: str) -> None:
+    """Refuse a write unless it names the current version (428 without, 412 when stale)."""
+    if not if_match:
+        raise PreconditionRequired()
+    tags = _tags(if_match)
+    if "*" in tags or current in tags:
+        return
+    raise PreconditionFailed()
+
+
+def matches_none(if_none_match: str | None, current: str) -> bool:
+    """True when the client already holds ``current`` (answer 304)."""
+    if not if_none_match:
+        return False
+    tags = _tags(if_none_match)
+    return "*" in tags or current in tags

@@ -1,0 +1,20 @@
+"""Small helpers views share: ETags on answers, conditional GETs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+
+from fieldapi.core.etag import matches_none
+
+
+def with_etag(body: Any, etag: str, status: int = 200) -> tuple[Any, int, dict[str, str]]:
+    return body, status, {"ETag": etag}
+
+
+def conditional(body: Any, etag: str) -> Any:
+    """304 when the client's If-None-Match already names ``etag``, else the body with it."""
+    if matches_none(request.headers.get("If-None-Match"), etag):
+        return Response(status=304, headers={"ETag": etag})
+    return with_etag(body, etag)

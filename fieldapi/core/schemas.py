@@ -1,0 +1,35 @@
+"""Schemas shared by every domain: problems, pages, locations, people."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+PHONE = validate.Regexp(r"^\+?[0-9][0-9 -]{4,30}$", error="Not a phone number.")
+
+
+class ProblemFieldSchema(Schema):
+    pointer = fields.String()
+    detail = fields.String()
+    location = fields.String()
+
+
+class ProblemSchema(Schema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.List(fields.Nested(ProblemFieldSchema))
+
+
+class LocationSchema(Schema):
+    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+
+
+class ContactSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    phone = fields.String(load_default=None, allow_none=True, validate=PHONE)
+
+
+class PageSchema(Schema):
+    next_cursor = fields.String(allow_none=True)

@@ -1,0 +1,120 @@
+"""Scope in one place: what a user may see, as SQL filters. Deny by default.
+
+Every list, count and lookup of a scoped object goes through ``where(actor, Model)``. An
+object out of scope is simply not found (404), and never appears in a list.
+
+- ``admin`` sees everything;
+- ``building_manager`` sees the buildings assigned to them;
+- every other role sees the grids under the area nodes assigned to them.
+
+A model joins the scope by registering how to reach its building or its area
+(``register``); an unregistered model is visible to nobody but admins.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Select, exists, false, or_, select, true
+from sqlalchemy.orm import aliased
+
+from fieldapi.areas.models import Area
+from fieldapi.users.models import UserArea, UserBuilding
+
+AREA_ROLES = frozenset({"grid_staff", "officer", "fire_office", "fire_police"})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The signed-in user a request acts for."""
+
+    user_id: uuid.UUID
+    username: str
+    role: str
+    session_id: uuid.UUID | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def visible_grid_ids(actor: Actor) -> Select:
+    """Ids of the grids an area-scoped actor covers (none for other roles)."""
+    grid = aliased(Area)
+    assigned = aliased(Area)
+    if actor.role not in AREA_ROLES:
+        return select(grid.id).where(false())
+    covered = (
+        select(1)
+        .select_from(UserArea)
+        .join(assigned, assigned.id == UserArea.area_id)
+        .where(UserArea.user_id == actor.user_id, grid.path.startswith(assigned.path))
+    )
+    return select(grid.id).where(grid.kind == "grid", exists(covered))
+
+
+def managed_building_ids(actor: Actor) -> Select:
+    return select(UserBuilding.building_id).where(UserBuilding.user_id == actor.user_id)
+
+
+def building_clause(actor: Actor, building_id, grid_id) -> ColumnElement[bool]:
+    """Visibility of something that belongs to a building, given its building and grid columns."""
+    if actor.is_admin:
+        return true()
+    if actor.role == "building_manager":
+        return building_id.in_(managed_building_ids(actor))
+    if actor.role in AREA_ROLES:
+        return grid_id.in_(visible_grid_ids(actor))
+    return false()
+
+
+def area_clause(actor: Actor) -> ColumnElement[bool]:
+    """Areas an actor may read: their subtree, and the ancestors that name where it lies."""
+    if actor.is_admin:
+        return true()
+    anchor = aliased(Area)
+    if actor.role in AREA_ROLES:
+        anchors = (
+            select(anchor.path)
+            .join(UserArea, UserArea.area_id == anchor.id)
+            .where(UserArea.user_id == actor.user_id)
+        )
+    elif actor.role == "building_manager":
+        from fieldapi.buildings.models import Building
+
+        anchors = (
+            select(anchor.path)
+            .join(Building, Building.grid_id == anchor.id)
+            .where(Building.id.in_(managed_building_ids(actor)))
+        )
+    else:
+        return false()
+    paths = anchors.subquery()
+    return exists(
+        select(1).where(or_(Area.path.startswith(paths.c.path), paths.c.path.startswith(Area.path)))
+    )
+
+
+_REGISTRY: dict[type, Callable[[Actor], ColumnElement[bool]]] = {}
+
+
+def register(model: type, clause: Callable[[Actor], ColumnElement[bool]]) -> None:
+    _REGISTRY[model] = clause
+
+
+def where(actor: Actor, model: type) -> ColumnElement[bool]:
+    """The SQL condition under which ``actor`` sees rows of ``model``."""
+    if actor.is_admin:
+        return true()
+    rule = _REGISTRY.get(model)
+    return rule(actor) if rule is not None else false()
+
+
+def scoped(actor: Actor, model: type) -> Select:
+    """``select(model)`` already limited to the actor's scope."""
+    return select(model).where(where(actor, model))
+
+
+register(Area, area_clause)

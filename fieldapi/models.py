@@ -1,0 +1,23 @@
+"""Every model, imported once so the metadata is complete (migrations, tests)."""
+
+from fieldapi.areas.models import Area
+from fieldapi.auth.models import AuthSession, RateCounter
+from fieldapi.buildings.models import Building, BuildingChange, Equipment, Resident, Shop, Unit
+from fieldapi.core.db import Base
+from fieldapi.users.models import User, UserArea, UserBuilding
+
+__all__ = [
+    "Area",
+    "AuthSession",
+    "Base",
+    "Building",
+    "BuildingChange",
+    "Equipment",
+    "RateCounter",
+    "Resident",
+    "Shop",
+    "Unit",
+    "User",
+    "UserArea",
+    "UserBuilding",
+]

@@ -1,0 +1,139 @@
+"""Accounts: admins create and change them; everyone reads their own."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from fieldapi.areas.models import Area
+from fieldapi.auth.passwords import Passwords
+from fieldapi.auth.service import revoke_user_sessions
+from fieldapi.core.db import utcnow
+from fieldapi.core.etag import make_etag, require_match
+from fieldapi.core.pagination import paginate
+from fieldapi.core.problems import Conflict, NotFound, ValidationFailed
+from fieldapi.core.scope import Actor
+from fieldapi.users.models import User, UserArea, UserBuilding
+
+
+def user_etag(user: User) -> str:
+    return make_etag("user", user.id, user.version)
+
+
+def _check_assignments(db: Session, role: str, area_ids: list, building_ids: list) -> None:
+    errors = []
+    if role == "building_manager" and area_ids:
+        errors.append({"pointer": "/area_ids", "detail": "Building managers are given buildings."})
+    if role != "building_manager" and building_ids:
+        errors.append(
+            {"pointer": "/building_ids", "detail": "Only building managers get buildings."}
+        )
+    if role == "admin" and area_ids:
+        errors.append({"pointer": "/area_ids", "detail": "Admins see everything; give no areas."})
+    if errors:
+        raise ValidationFailed(errors=errors)
+    from fieldapi.buildings.models import Building
+
+    for pointer, model, ids in (
+        ("/area_ids", Area, area_ids),
+        ("/building_ids", Building, building_ids),
+    ):
+        if not ids:
+            continue
+        found = set(db.scalars(select(model.id).where(model.id.in_(ids))))
+        errors.extend(
+            {"pointer": f"{pointer}/{i}", "detail": "No such record."}
+            for i, value in enumerate(ids)
+            if value not in found
+        )
+    if errors:
+        raise ValidationFailed(errors=errors)
+
+
+def _assign(user: User, area_ids: list, building_ids: list) -> None:
+    user.area_links = [UserArea(area_id=a) for a in dict.fromkeys(area_ids)]
+    user.building_links = [UserBuilding(building_id=b) for b in dict.fromkeys(building_ids)]
+
+
+def create_user(*, db: Session, passwords: Passwords, data: dict[str, Any]) -> User:
+    username = data["username"].lower()
+    if db.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict("That username is taken.")
+    _check_assignments(db, data["role"], data["area_ids"], data["building_ids"])
+    user = User(
+        id=data.get("id") or uuid.uuid4(),
+        username=username,
+        role=data["role"],
+        display_name=data.get("display_name"),
+        phone=data.get("phone"),
+        active=data["active"],
+        password_hash=passwords.hash(data["password"]),
+    )
+    _assign(user, data["area_ids"], data["building_ids"])
+    db.add(user)
+    db.flush()
+    return user
+
+
+def get_user(*, db: Session, actor: Actor, user_id: uuid.UUID, self_ok: bool = False) -> User:
+    """Admins read any account; others only their own (``self_ok``)."""
+    if not actor.is_admin and not (self_ok and user_id == actor.user_id):
+        raise NotFound()
+    user = db.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    return user
+
+
+def list_users(
+    *, db: Session, role: str | None, q: str | None, limit: int, cursor: str | None
+) -> tuple[list[User], str | None]:
+    stmt = select(User)
+    if role:
+        stmt = stmt.where(User.role == role)
+    if q:
+        pattern = f"%{q.lower()}%"
+        stmt = stmt.where(User.username.like(pattern) | func.lower(User.display_name).like(pattern))
+    return paginate(
+        db,
+        stmt,
+        order_by=[User.username],
+        key=lambda u: [u.username],
+        parse=[str],
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+def update_user(
+    *,
+    db: Session,
+    passwords: Passwords,
+    actor: Actor,
+    user_id: uuid.UUID,
+    data: dict[str, Any],
+    if_match: str | None,
+) -> User:
+    user = get_user(db=db, actor=actor, user_id=user_id)
+    require_match(if_match, user_etag(user))
+    role = data.get("role", user.role)
+    area_ids = data.get("area_ids", user.area_ids if role == user.role else [])
+    building_ids = data.get("building_ids", user.building_ids if role == user.role else [])
+    _check_assignments(db, role, area_ids, building_ids)
+    ends_sessions = "password" in data or data.get("active") is False or role != user.role
+    for name in ("display_name", "phone", "active"):
+        if name in data:
+            setattr(user, name, data[name])
+    if "password" in data:
+        user.password_hash = passwords.hash(data["password"])
+        user.password_changed_at = utcnow()
+    user.role = role
+    _assign(user, area_ids, building_ids)
+    user.updated_at = utcnow()
+    db.flush()
+    if ends_sessions:
+        revoke_user_sessions(db=db, user_id=user.id, reason="account_changed")
+    return user
