@@ -139,7 +139,15 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.before_request(authorize)
 
-    api = FieldApi(app, spec_kwargs={"info": {"description": "The phone and web contract."}})
+    from fieldapi.core.openapi import ContractPlugin
+
+    api = FieldApi(
+        app,
+        spec_kwargs={
+            "info": {"description": "The phone and web contract."},
+            "extra_plugins": [ContractPlugin(app)],
+        },
+    )
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )

@@ -41,3 +41,12 @@ def current_heads(engine: Engine) -> set[str]:
 
     with engine.connect() as connection:
         return set(MigrationContext.configure(connection).get_current_heads())
+
+
+def script_heads() -> set[str]:
+    """The newest revision(s) the code ships."""
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return set(ScriptDirectory.from_config(config).get_heads())
