@@ -6,7 +6,7 @@ import os
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from fieldapi.core import migrate
@@ -44,6 +44,7 @@ def db_revision(message: str, rev_id: str) -> None:
 
 @click.command("create-admin")
 @click.argument("username")
+@with_appcontext
 def create_admin(username: str) -> None:
     """Create an admin account (password from FIELDAPI_ADMIN_PASSWORD, else prompted)."""
     from fieldapi.users.models import User
@@ -52,8 +53,7 @@ def create_admin(username: str) -> None:
     password = os.environ.get("FIELDAPI_ADMIN_PASSWORD") or click.prompt(
         "Password", hide_input=True, confirmation_prompt=True
     )
-    session = current_app.extensions["fieldapi.sessionmaker"]()
-    with session.begin():
+    with current_app.extensions["fieldapi.sessionmaker"]() as session, session.begin():
         if session.scalar(select(User.id).where(User.username == username.lower())):
             raise click.ClickException(f"user {username!r} already exists")
         from marshmallow import ValidationError
@@ -71,19 +71,19 @@ def create_admin(username: str) -> None:
 
 
 @click.command("demo-seed")
+@with_appcontext
 def demo_seed() -> None:
     """Fill an empty database with a demo district, its buildings and one account per role."""
     from fieldapi.demo.seed import seed
 
-    session = current_app.extensions["fieldapi.sessionmaker"]()
-    with session.begin():
+    with current_app.extensions["fieldapi.sessionmaker"]() as session, session.begin():
         accounts = seed(session, passwords=current_app.extensions["fieldapi.passwords"])
     if not accounts:
         click.echo("demo data already present; nothing done")
         return
     click.echo("demo accounts (username / password / role):")
     for username, password, role in accounts:
-        click.echo(f"  {username:<12} {password:<20} {role}")
+        click.echo(f"  {username:<12}  {password:<22}  {role}")
 
 
 def register_commands(app: Flask) -> None:
