@@ -86,7 +86,29 @@ def demo_seed() -> None:
         click.echo(f"  {username:<12}  {password:<22}  {role}")
 
 
+audit_cli = AppGroup("audit", help="The audit trail.")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Walk the audit chain and report the first broken link (exit 1 when broken)."""
+    from fieldapi.audit.service import verify
+
+    with current_app.extensions["fieldapi.sessionmaker"]() as session:
+        verdict = verify(session)
+    if verdict.ok:
+        click.echo(f"audit trail intact: {verdict.checked} events")
+        return
+    click.echo(
+        f"audit trail BROKEN at event {verdict.broken_at}: {verdict.reason} "
+        f"({verdict.checked} events before it hold)",
+        err=True,
+    )
+    raise SystemExit(1)
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(create_admin)
     app.cli.add_command(demo_seed)
+    app.cli.add_command(audit_cli)

@@ -1,6 +1,7 @@
 """Every model, imported once so the metadata is complete (migrations, tests)."""
 
 from fieldapi.areas.models import Area
+from fieldapi.audit.models import AuditEvent, AuditHead
 from fieldapi.auth.models import AuthSession, RateCounter
 from fieldapi.buildings.models import Building, BuildingChange, Equipment, Resident, Shop, Unit
 from fieldapi.core.db import Base
@@ -8,6 +9,8 @@ from fieldapi.users.models import User, UserArea, UserBuilding
 
 __all__ = [
     "Area",
+    "AuditEvent",
+    "AuditHead",
     "AuthSession",
     "Base",
     "Building",
