@@ -65,19 +65,24 @@ def can(role: str, verb: str) -> bool:
     return verb in ROLE_VERBS.get(role, frozenset())
 
 
-def declared_verb(app: Flask, endpoint: str, method: str) -> str | None:
-    """The verb declared for an endpoint and HTTP method, or None when nothing is declared."""
-    if endpoint in LIBRARY_ENDPOINTS:
-        return LIBRARY_ENDPOINTS[endpoint]
+def view_handler(app: Flask, endpoint: str, method: str) -> Callable | None:
+    """The function that answers ``method`` on ``endpoint`` (a MethodView's method, or the view)."""
     view = app.view_functions.get(endpoint)
     if view is None:
         return None
     method = "GET" if method == "HEAD" else method
     view_class = getattr(view, "view_class", None)
     if view_class is not None:
-        handler = getattr(view_class, method.lower(), None)
-        return getattr(handler, _ATTR, None) if handler else None
-    return getattr(view, _ATTR, None)
+        return getattr(view_class, method.lower(), None)
+    return view
+
+
+def declared_verb(app: Flask, endpoint: str, method: str) -> str | None:
+    """The verb declared for an endpoint and HTTP method, or None when nothing is declared."""
+    if endpoint in LIBRARY_ENDPOINTS:
+        return LIBRARY_ENDPOINTS[endpoint]
+    handler = view_handler(app, endpoint, method)
+    return getattr(handler, _ATTR, None) if handler is not None else None
 
 
 def current_verb() -> str | None:

@@ -10,8 +10,8 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import Flask, Response, json
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, current_app, json, request
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +208,14 @@ def _from_webargs(exc: HTTPException) -> Problem:
 
 
 def from_http_exception(exc: HTTPException) -> Problem:
+    # Flask wraps what fails outside the view (a commit in after_request) in a 500 that
+    # keeps the original; answer for the original, as if the view had raised it.
+    original = getattr(exc, "original_exception", None)
+    if isinstance(exc, InternalServerError) and original is not None:
+        if isinstance(original, Problem):
+            return original
+        if not isinstance(original, HTTPException):
+            return unexpected_problem(original)
     code = exc.code or 500
     if code in (400, 422) and getattr(exc, "data", None):
         return _from_webargs(exc)
@@ -222,7 +230,59 @@ def from_http_exception(exc: HTTPException) -> Problem:
     return Problem(detail, slug=slug, headers=headers)
 
 
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _takes_json_body(handler: Any) -> bool:
+    """True when the view reads its body as JSON (flask-smorest ``@blp.arguments``)."""
+    arguments = (getattr(handler, "_apidoc", None) or {}).get("arguments") or {}
+    return any(p.get("in") == "json" for p in arguments.get("parameters", ()))
+
+
+def refuse_unreadable_bodies() -> None:
+    """A body the route would read as JSON must be sent as JSON: 415 rather than reading it
+    as empty, which would turn a form post into "fields missing" and a PATCH into a no-op."""
+    if request.endpoint is None or request.method not in _BODY_METHODS or request.is_json:
+        return
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if not (request.content_length or chunked):
+        return
+    from fieldapi.core.permissions import view_handler
+
+    if _takes_json_body(view_handler(current_app, request.endpoint, request.method)):
+        raise Problem(
+            f"This address reads application/json, not {request.mimetype or 'an untyped body'}.",
+            slug="unsupported-media-type",
+        )
+
+
+def unexpected_problem(exc: BaseException) -> Problem:
+    """What a failure that is not a Problem tells the client: its kind, never its text."""
+    from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from storage.errors import StorageUnavailable
+
+    if isinstance(exc, StorageUnavailable):
+        return ServiceUnavailable("The photo store cannot be reached.")
+    if isinstance(exc, PoolTimeout) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return ServiceUnavailable("The database cannot be reached.")
+    # SQLite files mistakes in a statement (no such table, bad syntax) under OperationalError
+    # too; those are faults of the server, not an outage to wait out.
+    if isinstance(exc, OperationalError) and (
+        getattr(exc.orig, "sqlite_errorname", None) != "SQLITE_ERROR"
+    ):
+        return ServiceUnavailable("The database cannot be reached.")
+    if isinstance(exc, IntegrityError):
+        # A constraint the service's own checks could not see: usually a race with another
+        # writer (the same id or code saved at the same moment).
+        return Conflict("This conflicts with a record saved at the same moment. Reload it.")
+    return Problem(slug="internal-error")
+
+
 def register_handlers(app: Flask) -> None:
+    app.before_request(refuse_unreadable_bodies)
+
     @app.errorhandler(Problem)
     def _problem(exc: Problem):
         return problem_response(exc)
@@ -233,15 +293,9 @@ def register_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        from storage.errors import StorageUnavailable
-
-        if isinstance(exc, StorageUnavailable):
-            log.warning("object store unavailable: %s", exc)
-            return problem_response(ServiceUnavailable("The photo store cannot be reached."))
-        from sqlalchemy.exc import OperationalError
-
-        if isinstance(exc, OperationalError):
-            log.exception("database unavailable")
-            return problem_response(ServiceUnavailable("The database cannot be reached."))
-        log.exception("unhandled error")
-        return problem_response(Problem(slug="internal-error"))
+        problem = unexpected_problem(exc)
+        if problem.status == 500:
+            log.exception("unhandled error")
+        else:
+            log.warning("%s: %s", problem.detail, type(exc).__name__, exc_info=exc)
+        return problem_response(problem)
