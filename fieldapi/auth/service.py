@@ -17,6 +17,11 @@ from fieldapi.core.db import utcnow
 from fieldapi.core.problems import Problem, TooManyRequests
 from fieldapi.users.models import User
 
+# Ceilings whatever the configuration says: a stolen access token is good for minutes,
+# and a phone signs in again at least once a month.
+MAX_ACCESS_MINUTES = 15
+MAX_REFRESH_DAYS = 30
+
 
 @dataclass(frozen=True)
 class Tokens:
@@ -27,12 +32,37 @@ class Tokens:
 
 
 def _mint(db: Session, *, user: User, auth_session: AuthSession, access_minutes: int) -> Tokens:
+    """A new access token and a new refresh token; only the newest refresh token works."""
+    now = utcnow()
     claims = {"sid": str(auth_session.id)}
-    refresh = create_refresh_token(identity=str(user.id), additional_claims=claims)
+    access_life = timedelta(minutes=min(access_minutes, MAX_ACCESS_MINUTES))
+    # The refresh token ends with its session, however often it is rotated.
+    refresh_life = max(auth_session.expires_at - now, timedelta(seconds=1))
+    refresh = create_refresh_token(
+        identity=str(user.id), additional_claims=claims, expires_delta=refresh_life
+    )
     auth_session.refresh_jti = decode_token(refresh)["jti"]
-    access = create_access_token(identity=str(user.id), additional_claims=claims)
+    access = create_access_token(
+        identity=str(user.id), additional_claims=claims, expires_delta=access_life
+    )
     db.flush()
-    return Tokens(access, refresh, access_minutes * 60, user)
+    return Tokens(access, refresh, int(access_life.total_seconds()), user)
+
+
+def _rehash(db: Session, *, user: User, passwords: Passwords, password: str) -> None:
+    """Store the hash again with the current parameters, unless the password changed meanwhile.
+
+    The row's version is left alone: the account as clients see it has not changed, and a
+    concurrent edit by an admin must neither fail nor be overwritten.
+    """
+    old = user.password_hash
+    new = passwords.hash(password)
+    table = User.__table__
+    db.execute(
+        update(table)
+        .where(table.c.id == user.id, table.c.password_hash == old)
+        .values(password_hash=new)
+    )
 
 
 def login(
@@ -58,12 +88,12 @@ def login(
         raise Problem(slug="invalid-credentials")
     throttle.succeeded(username)
     if passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash(password)
+        _rehash(db, user=user, passwords=passwords, password=password)
     auth_session = AuthSession(
         id=uuid.uuid4(),
         user_id=user.id,
         refresh_jti=uuid.uuid4().hex,
-        expires_at=utcnow() + timedelta(days=refresh_days),
+        expires_at=utcnow() + timedelta(days=min(refresh_days, MAX_REFRESH_DAYS)),
         client_address=address[:64],
         user_agent=(user_agent or "")[:255] or None,
     )
@@ -89,8 +119,10 @@ def refresh(
     if not user.active:
         raise Problem(slug="token-revoked")
     if auth_session.refresh_jti != jti:
-        # A spent token came back: someone holds a copy. End the session for everyone.
+        # A spent token came back: someone holds a copy. End the session for everyone, and
+        # commit now: the refusal that follows rolls the rest of the request back.
         revoke_session(db=db, session_id=auth_session.id, reason="refresh_reuse")
+        db.commit()
         raise Problem(slug="token-revoked", detail="This session was ended for safety.")
     auth_session.refreshed_at = utcnow()
     return _mint(db, user=user, auth_session=auth_session, access_minutes=access_minutes)

@@ -69,6 +69,8 @@ class DatabaseCounters:
 
 
 class RedisCounters:
+    """Counters as Redis keys that expire with their window; ``prefix`` keeps deployments apart."""
+
     def __init__(self, url: str, *, prefix: str = "fieldapi:login:") -> None:
         import redis
 
@@ -85,9 +87,11 @@ class RedisCounters:
         return int(value), max(int(ttl), 1)
 
     def add(self, key: str, window: int) -> None:
+        # Open the window with its expiry first, then count: a key can never outlive its
+        # window (EXPIRE ... NX would need Redis 7, and a counter without one locks forever).
         pipe = self.redis.pipeline()
+        pipe.set(self.prefix + key, 0, ex=window, nx=True)
         pipe.incr(self.prefix + key)
-        pipe.expire(self.prefix + key, window, nx=True)
         pipe.execute()
 
     def clear(self, key: str) -> None:

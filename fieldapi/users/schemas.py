@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, pre_load, validate
 
 from fieldapi.auth.passwords import MIN_PASSWORD_LENGTH
 from fieldapi.core.pagination import PageArgs
@@ -30,6 +30,7 @@ class UserSchema(Schema):
 
 class UserCreateSchema(Schema):
     id = fields.UUID(load_default=None)
+
     username = fields.String(required=True, validate=USERNAME)
     password = fields.String(required=True, load_only=True, validate=PASSWORD)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
@@ -38,6 +39,13 @@ class UserCreateSchema(Schema):
     active = fields.Boolean(load_default=True)
     area_ids = fields.List(fields.UUID(), load_default=list, validate=ID_LIST)
     building_ids = fields.List(fields.UUID(), load_default=list, validate=ID_LIST)
+
+    @pre_load
+    def _fold_username(self, data, **_kwargs):
+        """Usernames are case-insensitive: "Wang.Li" is stored, and signs in, as "wang.li"."""
+        if isinstance(data, dict) and isinstance(data.get("username"), str):
+            data = {**data, "username": data["username"].strip().lower()}
+        return data
 
 
 class UserUpdateSchema(Schema):

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from fieldapi.areas.models import Area
 from fieldapi.auth.passwords import Passwords
@@ -14,8 +15,8 @@ from fieldapi.auth.service import revoke_user_sessions
 from fieldapi.core.db import utcnow
 from fieldapi.core.etag import make_etag, require_match
 from fieldapi.core.pagination import paginate
-from fieldapi.core.problems import Conflict, NotFound, ValidationFailed
-from fieldapi.core.scope import Actor
+from fieldapi.core.problems import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from fieldapi.core.scope import AREA_ROLES, Actor
 from fieldapi.users.models import User, UserArea, UserBuilding
 
 
@@ -58,10 +59,22 @@ def _assign(user: User, area_ids: list, building_ids: list) -> None:
     user.building_links = [UserBuilding(building_id=b) for b in dict.fromkeys(building_ids)]
 
 
+def _kept_assignments(user: User, role: str) -> tuple[list, list]:
+    """What an account keeps when its role changes and no new assignments are given."""
+    if role == user.role:
+        return user.area_ids, user.building_ids
+    if role in AREA_ROLES and user.role in AREA_ROLES:
+        return user.area_ids, []  # an officer made fire office still covers the same streets
+    return [], []
+
+
 def create_user(*, db: Session, passwords: Passwords, data: dict[str, Any]) -> User:
-    username = data["username"].lower()
+    """Create an account; the username is stored in lower case, the password as Argon2id."""
+    username = data["username"].strip().lower()
     if db.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict("That username is taken.")
+    if data.get("id") and db.get(User, data["id"]) is not None:
+        raise Conflict("An account with this id already exists.")
     _check_assignments(db, data["role"], data["area_ids"], data["building_ids"])
     user = User(
         id=data.get("id") or uuid.uuid4(),
@@ -91,6 +104,7 @@ def get_user(*, db: Session, actor: Actor, user_id: uuid.UUID, self_ok: bool = F
 def list_users(
     *, db: Session, role: str | None, q: str | None, limit: int, cursor: str | None
 ) -> tuple[list[User], str | None]:
+    """One page of accounts by username, optionally of one role or matching ``q``."""
     stmt = select(User)
     if role:
         stmt = stmt.where(User.role == role)
@@ -117,11 +131,13 @@ def update_user(
     data: dict[str, Any],
     if_match: str | None,
 ) -> User:
+    """Change an account. A new password, a new role or deactivation ends its sessions."""
     user = get_user(db=db, actor=actor, user_id=user_id)
     require_match(if_match, user_etag(user))
     role = data.get("role", user.role)
-    area_ids = data.get("area_ids", user.area_ids if role == user.role else [])
-    building_ids = data.get("building_ids", user.building_ids if role == user.role else [])
+    kept_areas, kept_buildings = _kept_assignments(user, role)
+    area_ids = data.get("area_ids", kept_areas)
+    building_ids = data.get("building_ids", kept_buildings)
     _check_assignments(db, role, area_ids, building_ids)
     ends_sessions = "password" in data or data.get("active") is False or role != user.role
     for name in ("display_name", "phone", "active"):
@@ -133,7 +149,11 @@ def update_user(
     user.role = role
     _assign(user, area_ids, building_ids)
     user.updated_at = utcnow()
-    db.flush()
+    try:
+        db.flush()
+    except StaleDataError:
+        # Another admin saved this account between our read and our write.
+        raise PreconditionFailed() from None
     if ends_sessions:
         revoke_user_sessions(db=db, user_id=user.id, reason="account_changed")
     return user
