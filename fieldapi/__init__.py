@@ -112,7 +112,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     from fieldapi.auth.passwords import Passwords
     from fieldapi.auth.throttle import DatabaseCounters, LoginThrottle, RedisCounters
 
-    counters = RedisCounters(settings.redis_url) if settings.redis_url else DatabaseCounters(engine)
+    counters = (
+        RedisCounters(settings.redis_url, prefix=f"{settings.redis_prefix}login:")
+        if settings.redis_url
+        else DatabaseCounters(engine)
+    )
     app.extensions.update(
         {
             "fieldapi.settings": settings,

@@ -50,6 +50,7 @@ class Settings:
     public_url: str | None
     redis_url: str | None
     trusted_proxies: int = 0
+    redis_prefix: str = "fieldapi:"
     access_token_minutes: int = 15
     refresh_token_days: int = 30
     max_request_bytes: int = 1024 * 1024
@@ -59,6 +60,10 @@ class Settings:
     login_window_seconds: int = 900
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
+    photo_slot_minutes: int = 15
+    photo_link_seconds: int = 600
+    photo_max_distance_m: int = 200
+    photo_max_age_hours: int = 72
 
     @property
     def embedded(self) -> bool:
@@ -85,6 +90,7 @@ class Settings:
             public_url=(env.get("FIELDAPI_PUBLIC_URL") or "").rstrip("/") or None,
             redis_url=env.get("FIELDAPI_REDIS_URL") or None,
             trusted_proxies=_int(env, "FIELDAPI_TRUSTED_PROXIES", 0),
+            redis_prefix=env.get("FIELDAPI_REDIS_PREFIX") or "fieldapi:",
             access_token_minutes=min(_int(env, "FIELDAPI_ACCESS_TOKEN_MINUTES", 15), 15),
             refresh_token_days=min(_int(env, "FIELDAPI_REFRESH_TOKEN_DAYS", 30), 30),
             max_request_bytes=_int(env, "FIELDAPI_MAX_REQUEST_BYTES", 1024 * 1024),
@@ -94,4 +100,8 @@ class Settings:
             login_window_seconds=_int(env, "FIELDAPI_LOGIN_WINDOW_SECONDS", 900),
             argon2_time_cost=_int(env, "FIELDAPI_ARGON2_TIME_COST", 3),
             argon2_memory_kib=_int(env, "FIELDAPI_ARGON2_MEMORY_KIB", 65536),
+            photo_slot_minutes=min(_int(env, "FIELDAPI_PHOTO_SLOT_MINUTES", 15), 15),
+            photo_link_seconds=_int(env, "FIELDAPI_PHOTO_LINK_SECONDS", 600),
+            photo_max_distance_m=_int(env, "FIELDAPI_PHOTO_MAX_DISTANCE_M", 200),
+            photo_max_age_hours=_int(env, "FIELDAPI_PHOTO_MAX_AGE_HOURS", 72),
         )
