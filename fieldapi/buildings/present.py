@@ -92,10 +92,10 @@ def units_data(building: Building) -> list[dict[str, Any]]:
                     "is_tenant": r.is_tenant,
                     "registered_on": r.registered_on,
                 }
-                for r in unit.residents
+                for r in sorted(unit.residents, key=lambda r: (r.name, str(r.id)))
             ],
         }
-        for unit in building.units
+        for unit in sorted(building.units, key=lambda u: (u.floor, u.label, str(u.id)))
     ]
 
 
@@ -113,7 +113,11 @@ def mask_units(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def snapshot(building: Building) -> dict[str, Any]:
-    """Every field of the file, unmasked: what answers show and the history compares."""
+    """Every field of the file, unmasked: what answers show and the history compares.
+
+    Units, residents, shops and equipment come in one fixed order, decided here rather than
+    by the database's collation, so that the same file always gives the same snapshot.
+    """
     today = utcnow().date()
     return {
         "code": building.code,
@@ -144,7 +148,7 @@ def snapshot(building: Building) -> dict[str, Any]:
                 "contact_phone": s.contact_phone,
                 "floor": s.floor,
             }
-            for s in building.shops
+            for s in sorted(building.shops, key=lambda s: (s.name, str(s.id)))
         ],
         "equipment": [
             {
@@ -157,7 +161,7 @@ def snapshot(building: Building) -> dict[str, Any]:
                 "photo_id": e.photo_id,
                 "expired": bool(e.expires_on and e.expires_on < today),
             }
-            for e in building.equipment
+            for e in sorted(building.equipment, key=lambda e: (e.kind, str(e.id)))
         ],
         "self_check_interval_days": building.self_check_interval_days,
         "next_self_check_due_at": building.next_self_check_due_at,
@@ -194,7 +198,9 @@ def present_change(change, actor: Actor) -> dict[str, Any]:
     if "units" in changes and not reveals_personal_data(actor):
         changes = {
             **changes,
-            "units": {k: mask_units(v or []) for k, v in changes["units"].items()},
+            "units": {
+                k: mask_units(v) if v is not None else None for k, v in changes["units"].items()
+            },
         }
     return {
         "id": change.id,

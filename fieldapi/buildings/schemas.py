@@ -14,7 +14,7 @@ from fieldapi.buildings.models import (
     USE_TYPES,
 )
 from fieldapi.core.pagination import PageArgs
-from fieldapi.core.schemas import PHONE, ContactSchema, LocationSchema, PageSchema
+from fieldapi.core.schemas import PHONE, ContactSchema, LocationSchema, Number, PageSchema, Whole
 
 BUILDING_CODE = validate.Regexp(
     r"^[A-Z0-9][A-Z0-9-]{1,39}$", error="Use 2 to 40 capital letters, digits and dashes."
@@ -70,8 +70,8 @@ class ResidentSchema(Schema):
 class UnitSchema(Schema):
     id = fields.UUID(load_default=None)
     label = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    floor = fields.Integer(required=True, validate=validate.Range(min=-20, max=200))
-    area_m2 = fields.Float(load_default=None, allow_none=True, validate=validate.Range(0, 100000))
+    floor = Whole(required=True, validate=validate.Range(min=-20, max=200))
+    area_m2 = Number(load_default=None, allow_none=True, validate=validate.Range(0, 100000))
     use = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
     residents = fields.List(
         fields.Nested(ResidentSchema), load_default=list, validate=validate.Length(max=100)
@@ -89,13 +89,13 @@ class ShopSchema(Schema):
         load_default=None, allow_none=True, validate=validate.Length(max=80)
     )
     contact_phone = fields.String(load_default=None, allow_none=True, validate=PHONE)
-    floor = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(-20, 200))
+    floor = Whole(load_default=None, allow_none=True, validate=validate.Range(-20, 200))
 
 
 class EquipmentSchema(Schema):
     id = fields.UUID(load_default=None)
     kind = fields.String(required=True, validate=validate.OneOf(EQUIPMENT_KINDS))
-    count = fields.Integer(load_default=1, validate=validate.Range(min=0, max=10000))
+    count = Whole(load_default=1, validate=validate.Range(min=0, max=10000))
     location = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=120))
     last_service_on = fields.Date(load_default=None, allow_none=True, validate=not_future)
     expires_on = fields.Date(load_default=None, allow_none=True)
@@ -113,32 +113,36 @@ class BuildingWriteSchema(Schema):
     grid_id = fields.UUID(required=True)
     location = fields.Nested(LocationSchema, required=True)
     use_type = fields.String(required=True, validate=validate.OneOf(USE_TYPES))
-    floors_above = fields.Integer(validate=validate.Range(min=0, max=200))
-    floors_below = fields.Integer(validate=validate.Range(min=0, max=20))
-    height_m = fields.Float(allow_none=True, validate=validate.Range(min=0, max=1000))
+    floors_above = Whole(validate=validate.Range(min=0, max=200))
+    floors_below = Whole(validate=validate.Range(min=0, max=20))
+    height_m = Number(allow_none=True, validate=validate.Range(min=0, max=1000))
     structure = fields.String(allow_none=True, validate=validate.OneOf(STRUCTURES))
-    year_built = fields.Integer(
+    year_built = Whole(
         allow_none=True, validate=validate.Range(min=1800, max=date.today().year + 5)
     )
-    floor_area_m2 = fields.Float(allow_none=True, validate=validate.Range(min=0, max=10_000_000))
+    floor_area_m2 = Number(allow_none=True, validate=validate.Range(min=0, max=10_000_000))
     responsibility = fields.Nested(ResponsibilitySchema)
     statement = fields.Nested(StatementSchema)
     units = fields.List(fields.Nested(UnitSchema), validate=validate.Length(max=2000))
     shops = fields.List(fields.Nested(ShopSchema), validate=validate.Length(max=300))
     equipment = fields.List(fields.Nested(EquipmentSchema), validate=validate.Length(max=1000))
-    self_check_interval_days = fields.Integer(validate=validate.Range(min=1, max=366))
+    self_check_interval_days = Whole(validate=validate.Range(min=1, max=366))
     next_self_check_due_at = fields.AwareDateTime(allow_none=True)
     notes = fields.String(allow_none=True, validate=validate.Length(max=4000))
 
 
 class BuildingUpdateSchema(BuildingWriteSchema):
-    """Send only the fields that change; a list sent (units, shops, equipment) replaces the list."""
+    """Send only the fields that change; a list sent (units, shops, equipment) replaces the list.
+
+    Only the top-level fields are optional: a location, a contact, a unit or a resident that
+    is sent must still be whole.
+    """
 
     class Meta:
         exclude = ("id",)
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("partial", True)
+        kwargs.setdefault("partial", tuple(BuildingWriteSchema._declared_fields))
         super().__init__(*args, **kwargs)
 
 

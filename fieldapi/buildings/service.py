@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -87,7 +87,7 @@ def _replace_children(building: Building, data: dict[str, Any]) -> None:
                     Resident(
                         id=r.get("id") or uuid.uuid4(),
                         name=r["name"],
-                        id_number=r["id_number"].upper() if r.get("id_number") else None,
+                        id_number=r.get("id_number"),
                         phone=r.get("phone"),
                         kind=r["kind"],
                         is_tenant=r.get("is_tenant", False),
@@ -110,17 +110,99 @@ def _replace_children(building: Building, data: dict[str, Any]) -> None:
         ]
 
 
+def _normalize(data: dict[str, Any]) -> dict[str, Any]:
+    """One spelling for values a client can write several ways (time zones, the check letter)."""
+    if data.get("next_self_check_due_at") is not None:
+        data["next_self_check_due_at"] = data["next_self_check_due_at"].astimezone(UTC)
+    for unit in data.get("units", []):
+        for resident in unit.get("residents", []):
+            if resident.get("id_number"):
+                resident["id_number"] = resident["id_number"].upper()
+    return data
+
+
+def _sent_ids(data: dict[str, Any]) -> dict[str, list[tuple[str, uuid.UUID]]]:
+    """The ids the client chose for the items of the file, each with its JSON Pointer."""
+    sent: dict[str, list[tuple[str, uuid.UUID]]] = {
+        name: [
+            (f"/{name}/{i}/id", item["id"])
+            for i, item in enumerate(data.get(name, []))
+            if item.get("id")
+        ]
+        for name in ("units", "shops", "equipment")
+    }
+    sent["residents"] = [
+        (f"/units/{i}/residents/{j}/id", resident["id"])
+        for i, unit in enumerate(data.get("units", []))
+        for j, resident in enumerate(unit.get("residents", []))
+        if resident.get("id")
+    ]
+    return sent
+
+
 def _check_child_ids(data: dict[str, Any]) -> None:
     """Ids inside one file must be distinct, or two rows would claim one identity."""
-    for name in ("units", "shops", "equipment"):
-        ids = [item["id"] for item in data.get(name, []) if item.get("id")]
-        if len(ids) != len(set(ids)):
-            raise ValidationFailed.field(f"/{name}", "Each item needs its own id.")
-    resident_ids = [
-        r["id"] for u in data.get("units", []) for r in u.get("residents", []) if r.get("id")
-    ]
-    if len(resident_ids) != len(set(resident_ids)):
-        raise ValidationFailed.field("/units", "Each resident needs their own id.")
+    for name, ids in _sent_ids(data).items():
+        seen: set[uuid.UUID] = set()
+        for pointer, item_id in ids:
+            if item_id in seen:
+                raise ValidationFailed.field(pointer, f"Each item of {name} needs its own id.")
+            seen.add(item_id)
+
+
+_ID_BATCH = 500
+
+
+def _check_child_ids_free(db: Session, building_id: uuid.UUID, data: dict[str, Any]) -> None:
+    """An id sent for a unit, resident, shop or equipment item must not be another building's."""
+    owners = {
+        "units": lambda ids: select(Unit.id).where(
+            Unit.id.in_(ids), Unit.building_id != building_id
+        ),
+        "shops": lambda ids: select(Shop.id).where(
+            Shop.id.in_(ids), Shop.building_id != building_id
+        ),
+        "equipment": lambda ids: select(Equipment.id).where(
+            Equipment.id.in_(ids), Equipment.building_id != building_id
+        ),
+        "residents": lambda ids: (
+            select(Resident.id)
+            .join(Unit, Unit.id == Resident.unit_id)
+            .where(Resident.id.in_(ids), Unit.building_id != building_id)
+        ),
+    }
+    for name, sent in _sent_ids(data).items():
+        for start in range(0, len(sent), _ID_BATCH):
+            batch = sent[start : start + _ID_BATCH]
+            taken = set(db.scalars(owners[name]([item_id for _p, item_id in batch])))
+            for pointer, item_id in batch:
+                if item_id in taken:
+                    raise Conflict(
+                        "An id in this file belongs to another building.",
+                        errors=[{"pointer": pointer, "detail": "Already used elsewhere."}],
+                    )
+
+
+def _same_content(stored: Any, sent: Any) -> bool:
+    """True when every value the client sent is what is stored. Items the client sent
+    without an id match on their other fields; lists match in any order."""
+    if isinstance(sent, dict):
+        return isinstance(stored, dict) and all(
+            _same_content(stored.get(key), value)
+            for key, value in sent.items()
+            if not (key == "id" and value is None)
+        )
+    if isinstance(sent, list):
+        if not isinstance(stored, list) or len(stored) != len(sent):
+            return False
+        remaining = list(stored)
+        for item in sent:
+            match = next((i for i, c in enumerate(remaining) if _same_content(c, item)), None)
+            if match is None:
+                return False
+            del remaining[match]
+        return True
+    return stored == sent
 
 
 def _apply(building: Building, data: dict[str, Any]) -> None:
@@ -159,13 +241,36 @@ def _record(db: Session, building: Building, actor: Actor, action: str, before, 
 
 
 def create_building(*, db: Session, actor: Actor, data: dict[str, Any]) -> Building:
+    """Open a building file (see ``open_building``) and return it."""
+    building, _created = open_building(db=db, actor=actor, data=data)
+    return building
+
+
+def open_building(*, db: Session, actor: Actor, data: dict[str, Any]) -> tuple[Building, bool]:
+    """Open a building file in one of the actor's grids; True when it is new.
+
+    A client id that already names a file the actor can see, with the same content, gives
+    that file back unchanged (a phone retrying after a lost answer); any other reuse of the
+    id is a conflict.
+    """
     _check_personal_data(actor, data)
+    data = _normalize(data)
     _check_child_ids(data)
     building_id = data.get("id") or uuid.uuid4()
-    if db.get(Building, building_id) is not None:
-        raise Conflict("A building with this id already exists.")
+    existing = db.get(Building, building_id)
+    if existing is not None:
+        visible = db.scalar(scope.scoped(actor, Building).where(Building.id == building_id))
+        # A due date left empty was filled in when the file was opened.
+        defaulted = {"id"} | (
+            {"next_self_check_due_at"} if data.get("next_self_check_due_at") is None else set()
+        )
+        sent = jsonable({k: v for k, v in data.items() if k not in defaulted})
+        if visible is None or not _same_content(jsonable(snapshot(visible)), sent):
+            raise Conflict("A building with this id already exists.")
+        return visible, False
     _check_grid(db, actor, data["grid_id"])
     _check_code_free(db, data["code"], building_id)
+    _check_child_ids_free(db, building_id, data)
     building = Building(id=building_id, created_by=actor.user_id)
     _apply(building, data)
     if building.next_self_check_due_at is None:
@@ -176,7 +281,7 @@ def create_building(*, db: Session, actor: Actor, data: dict[str, Any]) -> Build
     db.flush()
     _record(db, building, actor, "created", None, jsonable(snapshot(building)))
     db.flush()
-    return building
+    return building, True
 
 
 def update_building(
@@ -190,6 +295,7 @@ def update_building(
     building = get_building(db=db, actor=actor, building_id=building_id)
     require_match(if_match, building_etag(building))
     _check_personal_data(actor, data)
+    data = _normalize(data)
     _check_child_ids(data)
     if not can(actor.role, "building.create"):
         moved = [f for f in PLACEMENT_FIELDS if f in data and data[f] != getattr(building, f)]
@@ -199,6 +305,7 @@ def update_building(
         _check_grid(db, actor, data["grid_id"])
     if "code" in data and data["code"] != building.code:
         _check_code_free(db, data["code"], building.id)
+    _check_child_ids_free(db, building.id, data)
     before = jsonable(snapshot(building))
     _apply(building, data)
     after = jsonable(snapshot(building))

@@ -47,12 +47,16 @@ class Buildings(MethodView):
     @requires("building.create")
     @blp.arguments(BuildingWriteSchema)
     @blp.response(201, BuildingSchema)
+    @blp.alt_response(
+        200, schema=BuildingSchema, description="This id already names this same file."
+    )
     @blp.alt_response(409, description="The code or the id is already used.")
     def post(self, body):
         """Open a building file in one of your grids."""
         me = actor()
-        building = service.create_building(db=database.session(), actor=me, data=body)
-        return with_etag(present(building, me), service.building_etag(building), 201)
+        building, created = service.open_building(db=database.session(), actor=me, data=body)
+        status = 201 if created else 200
+        return with_etag(present(building, me), service.building_etag(building), status)
 
 
 @blp.route("/<uuid:building_id>")

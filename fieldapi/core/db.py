@@ -65,7 +65,11 @@ class JSONDocument(TypeDecorator):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONDocument}
+    type_annotation_map = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSONDocument,
+        list[Any]: JSONDocument,
+    }
 
 
 class UUIDPrimaryKey:

@@ -7,6 +7,22 @@ from marshmallow import Schema, fields, validate
 PHONE = validate.Regexp(r"^\+?[0-9][0-9 -]{4,30}$", error="Not a phone number.")
 
 
+class Whole(fields.Integer):
+    """A JSON integer: ``"9"`` and ``9.5`` are refused, not coerced."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+
+class Number(fields.Float):
+    """A JSON number: a string that looks like one, or a boolean, is refused, not coerced."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class ProblemFieldSchema(Schema):
     pointer = fields.String()
     detail = fields.String()
@@ -22,8 +38,10 @@ class ProblemSchema(Schema):
 
 
 class LocationSchema(Schema):
-    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
-    lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    """WGS84 latitude and longitude, as JSON numbers."""
+
+    lat = Number(required=True, validate=validate.Range(min=-90, max=90))
+    lon = Number(required=True, validate=validate.Range(min=-180, max=180))
 
 
 class ContactSchema(Schema):
