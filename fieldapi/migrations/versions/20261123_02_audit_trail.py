@@ -5,10 +5,10 @@ Revises: 20261123_01
 Create Date: 2026-11-23 15:26:34.039625
 """
 
-from alembic import op
 import sqlalchemy as sa
-import fieldapi.core.db
+from alembic import op
 
+import fieldapi.core.db
 
 revision = "20261123_02"
 down_revision = "20261123_01"
