@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fieldapi.areas.models import PARENT_KIND, Area
+from fieldapi.audit import service as audit
 from fieldapi.core import scope
 from fieldapi.core.db import utcnow
 from fieldapi.core.etag import make_etag, require_match
@@ -57,7 +58,20 @@ def list_areas(
     )
 
 
-def create_area(*, db: Session, data: dict[str, Any]) -> Area:
+def _audit(db: Session, actor: Actor | None, action: str, area: Area) -> None:
+    details = {
+        "name": area.name,
+        "kind": area.kind,
+        "code": area.code,
+        "parent_id": area.parent_id,
+        "boundary": area.boundary,
+    }
+    audit.record(
+        db, actor=actor, action=action, object_type="area", object_id=area.id, details=details
+    )
+
+
+def create_area(*, db: Session, data: dict[str, Any], actor: Actor | None = None) -> Area:
     kind = data["kind"]
     parent_kind = PARENT_KIND[kind]
     parent = None
@@ -85,6 +99,7 @@ def create_area(*, db: Session, data: dict[str, Any]) -> Area:
     )
     db.add(area)
     db.flush()
+    _audit(db, actor, "area.create", area)
     return area
 
 
@@ -123,4 +138,5 @@ def update_area(
             setattr(area, name, data[name])
     area.updated_at = utcnow()
     db.flush()
+    _audit(db, actor, "area.update", area)
     return area

@@ -66,7 +66,7 @@ class Areas(MethodView):
     @blp.response(201, AreaSchema)
     def post(self, body):
         """Add a district, street, community or grid under its parent."""
-        area = service.create_area(db=database.session(), data=body)
+        area = service.create_area(db=database.session(), data=body, actor=actor())
         return with_etag(area, service.area_etag(area), 201)
 
 
@@ -100,7 +100,9 @@ class Grids(MethodView):
     @blp.response(201, AreaSchema)
     def post(self, body):
         """Add a grid to a community."""
-        area = service.create_area(db=database.session(), data={**body, "kind": "grid"})
+        area = service.create_area(
+            db=database.session(), data={**body, "kind": "grid"}, actor=actor()
+        )
         return with_etag(area, service.area_etag(area), 201)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from fieldapi.audit import service as audit
 from fieldapi.buildings.models import Building, BuildingChange, Equipment, Resident, Shop, Unit
 from fieldapi.buildings.present import FILE_FIELDS, jsonable, snapshot
 from fieldapi.core import scope
@@ -237,6 +238,15 @@ def _record(db: Session, building: Building, actor: Actor, action: str, before, 
             action=action,
             changes=changes,
         )
+    )
+    audit.record(
+        db,
+        actor=actor,
+        action="building.create" if action == "created" else "building.update",
+        object_type="building",
+        object_id=building.id,
+        building_id=building.id,
+        details={"version": building.version, "changes": changes},
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from fieldapi.areas.models import Area
+from fieldapi.audit import service as audit
 from fieldapi.auth.passwords import Passwords
 from fieldapi.auth.service import revoke_user_sessions
 from fieldapi.core.db import utcnow
@@ -68,7 +69,15 @@ def _kept_assignments(user: User, role: str) -> tuple[list, list]:
     return [], []
 
 
-def create_user(*, db: Session, passwords: Passwords, data: dict[str, Any]) -> User:
+def _audit(db: Session, actor: Actor | None, action: str, user: User, details: dict) -> None:
+    audit.record(
+        db, actor=actor, action=action, object_type="user", object_id=user.id, details=details
+    )
+
+
+def create_user(
+    *, db: Session, passwords: Passwords, data: dict[str, Any], actor: Actor | None = None
+) -> User:
     """Create an account; the username is stored in lower case, the password as Argon2id."""
     username = data["username"].strip().lower()
     if db.scalar(select(User.id).where(User.username == username)) is not None:
@@ -88,7 +97,19 @@ def create_user(*, db: Session, passwords: Passwords, data: dict[str, Any]) -> U
     _assign(user, data["area_ids"], data["building_ids"])
     db.add(user)
     db.flush()
+    _audit(db, actor, "user.create", user, _account_facts(user))
     return user
+
+
+def _account_facts(user: User) -> dict[str, Any]:
+    """What the audit keeps of an account: never the password or its hash."""
+    return {
+        "username": user.username,
+        "role": user.role,
+        "active": user.active,
+        "area_ids": [str(a) for a in user.area_ids],
+        "building_ids": [str(b) for b in user.building_ids],
+    }
 
 
 def get_user(*, db: Session, actor: Actor, user_id: uuid.UUID, self_ok: bool = False) -> User:
@@ -156,4 +177,11 @@ def update_user(
         raise PreconditionFailed() from None
     if ends_sessions:
         revoke_user_sessions(db=db, user_id=user.id, reason="account_changed")
+    _audit(
+        db,
+        actor,
+        "user.update",
+        user,
+        {**_account_facts(user), "password_changed": "password" in data},
+    )
     return user

@@ -47,7 +47,9 @@ class Users(MethodView):
     @blp.response(201, UserSchema)
     def post(self, body):
         """Create an account with its role and its areas (or buildings, for managers)."""
-        user = service.create_user(db=database.session(), passwords=_passwords(), data=body)
+        user = service.create_user(
+            db=database.session(), passwords=_passwords(), data=body, actor=actor()
+        )
         return with_etag(user, service.user_etag(user), 201)
 
 
