@@ -43,9 +43,10 @@ def _blueprints():
     from fieldapi.auth.views import blp as auth
     from fieldapi.buildings.views import blp as buildings
     from fieldapi.ops.views import blp as ops
+    from fieldapi.photos.views import blp as photos
     from fieldapi.users.views import blp as users
 
-    return (ops, auth, areas, users, buildings)
+    return (ops, auth, areas, users, buildings, photos)
 
 
 def _configure_jwt(app: Flask) -> None:

@@ -107,8 +107,26 @@ def audit_verify() -> None:
     raise SystemExit(1)
 
 
+photos_cli = AppGroup("photos", help="Photo evidence housekeeping.")
+
+
+@photos_cli.command("gc")
+def photos_gc() -> None:
+    """Remove expired upload slots and unreferenced objects; finish half-verified photos."""
+    from fieldapi.core.db import utcnow
+    from fieldapi.photos.jobs import collect_garbage
+
+    with current_app.extensions["fieldapi.sessionmaker"]() as session:
+        report = collect_garbage(
+            db=session, blobs=current_app.extensions["fieldapi.blobs"], now=utcnow()
+        )
+    for line in report.lines():
+        click.echo(line)
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(create_admin)
     app.cli.add_command(demo_seed)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(photos_cli)

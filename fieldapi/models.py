@@ -5,6 +5,7 @@ from fieldapi.audit.models import AuditEvent, AuditHead
 from fieldapi.auth.models import AuthSession, RateCounter
 from fieldapi.buildings.models import Building, BuildingChange, Equipment, Resident, Shop, Unit
 from fieldapi.core.db import Base
+from fieldapi.photos.models import Photo, PhotoUse
 from fieldapi.users.models import User, UserArea, UserBuilding
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "Building",
     "BuildingChange",
     "Equipment",
+    "Photo",
+    "PhotoUse",
     "RateCounter",
     "Resident",
     "Shop",

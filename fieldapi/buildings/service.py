@@ -19,6 +19,9 @@ from fieldapi.core.pagination import paginate
 from fieldapi.core.permissions import can
 from fieldapi.core.problems import Conflict, Forbidden, NotFound, ValidationFailed
 from fieldapi.core.scope import Actor
+from fieldapi.photos.flags import Limits
+
+DEFAULT_PHOTO_LIMITS = Limits()
 
 # Fields only people who place buildings on the map may change.
 PLACEMENT_FIELDS = ("code", "grid_id")
@@ -250,13 +253,47 @@ def _record(db: Session, building: Building, actor: Actor, action: str, before, 
     )
 
 
-def create_building(*, db: Session, actor: Actor, data: dict[str, Any]) -> Building:
+def _attach_document_photos(db: Session, actor: Actor, building: Building, limits: Limits) -> None:
+    """The signed statement and equipment records point at verified photos the actor sees."""
+    from fieldapi.photos.service import attach
+
+    common = {
+        "db": db,
+        "actor": actor,
+        "building": building,
+        "taken_for": utcnow(),
+        "limits": limits,
+    }
+    if building.statement_photo_id:
+        attach(
+            photo_id=building.statement_photo_id,
+            subject_type="building_statement",
+            subject_id=building.id,
+            pointer="/statement/photo_id",
+            **common,
+        )
+    for index, item in enumerate(building.equipment):
+        if item.photo_id:
+            attach(
+                photo_id=item.photo_id,
+                subject_type="equipment",
+                subject_id=item.id,
+                pointer=f"/equipment/{index}/photo_id",
+                **common,
+            )
+
+
+def create_building(
+    *, db: Session, actor: Actor, data: dict[str, Any], photo_limits: Limits = DEFAULT_PHOTO_LIMITS
+) -> Building:
     """Open a building file (see ``open_building``) and return it."""
-    building, _created = open_building(db=db, actor=actor, data=data)
+    building, _created = open_building(db=db, actor=actor, data=data, photo_limits=photo_limits)
     return building
 
 
-def open_building(*, db: Session, actor: Actor, data: dict[str, Any]) -> tuple[Building, bool]:
+def open_building(
+    *, db: Session, actor: Actor, data: dict[str, Any], photo_limits: Limits = DEFAULT_PHOTO_LIMITS
+) -> tuple[Building, bool]:
     """Open a building file in one of the actor's grids; True when it is new.
 
     A client id that already names a file the actor can see, with the same content, gives
@@ -289,6 +326,7 @@ def open_building(*, db: Session, actor: Actor, data: dict[str, Any]) -> tuple[B
         building.next_self_check_due_at = utcnow() + timedelta(days=interval)
     db.add(building)
     db.flush()
+    _attach_document_photos(db, actor, building, photo_limits)
     _record(db, building, actor, "created", None, jsonable(snapshot(building)))
     db.flush()
     return building, True
@@ -301,6 +339,7 @@ def update_building(
     building_id: uuid.UUID,
     data: dict[str, Any],
     if_match: str | None,
+    photo_limits: Limits = DEFAULT_PHOTO_LIMITS,
 ) -> Building:
     building = get_building(db=db, actor=actor, building_id=building_id)
     require_match(if_match, building_etag(building))
@@ -323,6 +362,7 @@ def update_building(
         return building  # nothing changed: no new version
     building.updated_at = utcnow()
     db.flush()
+    _attach_document_photos(db, actor, building, photo_limits)
     _record(db, building, actor, "updated", before, after)
     db.flush()
     return building

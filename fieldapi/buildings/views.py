@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -21,10 +21,15 @@ from fieldapi.core import db as database
 from fieldapi.core.http import conditional, with_etag
 from fieldapi.core.pagination import PageArgs
 from fieldapi.core.permissions import requires
+from fieldapi.photos.flags import Limits
 
 blp = Blueprint(
     "buildings", __name__, url_prefix="/api/v1/buildings", description="The building file"
 )
+
+
+def _photo_limits() -> Limits:
+    return Limits.from_settings(current_app.extensions["fieldapi.settings"])
 
 
 @blp.route("")
@@ -54,7 +59,9 @@ class Buildings(MethodView):
     def post(self, body):
         """Open a building file in one of your grids."""
         me = actor()
-        building, created = service.open_building(db=database.session(), actor=me, data=body)
+        building, created = service.open_building(
+            db=database.session(), actor=me, data=body, photo_limits=_photo_limits()
+        )
         status = 201 if created else 200
         return with_etag(present(building, me), service.building_etag(building), status)
 
@@ -84,6 +91,7 @@ class BuildingItem(MethodView):
             building_id=building_id,
             data=body,
             if_match=request.headers.get("If-Match"),
+            photo_limits=_photo_limits(),
         )
         return with_etag(present(building, me), service.building_etag(building))
 

@@ -21,19 +21,29 @@ REFRESH = "session.refresh"  # a refresh token, not an access token
 
 ROLES = ("admin", "building_manager", "grid_staff", "officer", "fire_office", "fire_police")
 
-_READ_FILE = {"area.read", "building.read", "building.history.read"}
+_READ_FILE = {"area.read", "building.read", "building.history.read", "photo.read", "photo.upload"}
 _COLLECT = {"building.create", "building.update"}
 _PERSONAL_DATA = {"resident.pii.read", "building.residents.write"}
+# Reviewers (grid staff and above) may open the untouched original of a photo.
+_EVIDENCE = {"photo.original.read"}
 
 ROLE_VERBS: dict[str, frozenset[str]] = {
     "admin": frozenset(
-        {"area.write", "user.read", "user.write", *_READ_FILE, *_COLLECT, *_PERSONAL_DATA}
+        {
+            "area.write",
+            "user.read",
+            "user.write",
+            *_READ_FILE,
+            *_COLLECT,
+            *_PERSONAL_DATA,
+            *_EVIDENCE,
+        }
     ),
     "building_manager": frozenset({*_READ_FILE, "building.update", *_PERSONAL_DATA}),
-    "grid_staff": frozenset({*_READ_FILE, *_COLLECT}),
+    "grid_staff": frozenset({*_READ_FILE, *_COLLECT, *_EVIDENCE}),
     "officer": frozenset({*_READ_FILE, *_COLLECT, *_PERSONAL_DATA}),
-    "fire_office": frozenset(_READ_FILE),
-    "fire_police": frozenset(_READ_FILE),
+    "fire_office": frozenset({*_READ_FILE, *_EVIDENCE}),
+    "fire_police": frozenset({*_READ_FILE, *_EVIDENCE}),
 }
 
 # Routes added by libraries rather than by our views.

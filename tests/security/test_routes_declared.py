@@ -33,6 +33,8 @@ PUBLIC_ROUTES = {
     ("POST", "/api/v1/auth/login"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/api/v1/docs"),
+    # Display images and thumbnails by signed, expiring link (the local store's presigned GET).
+    ("GET", "/api/v1/photos/<uuid:photo_id>/<any(display, thumbnail):variant>"),
 }
 
 

@@ -1,0 +1,1 @@
+"""Photo evidence: checking uploaded images, reading their facts, making display copies."""

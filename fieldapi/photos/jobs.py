@@ -1,0 +1,80 @@
+"""Housekeeping: expired upload slots, photos left half-verified, objects nobody references."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fieldapi.core.problems import Problem
+from fieldapi.photos.models import Photo
+from fieldapi.photos.service import verify_stored
+from storage import BlobStore
+
+# A photo stuck in "stored" this long was abandoned by a crashed or cut-off request.
+STUCK_AFTER = timedelta(minutes=30)
+
+
+@dataclass
+class GcReport:
+    expired_slots: int = 0
+    finished_verified: int = 0
+    finished_rejected: int = 0
+    orphan_objects: int = 0
+
+    def lines(self) -> list[str]:
+        return [
+            f"expired upload slots removed: {self.expired_slots}",
+            f"unfinished photos verified: {self.finished_verified}",
+            f"unfinished photos rejected: {self.finished_rejected}",
+            f"unreferenced objects deleted: {self.orphan_objects}",
+        ]
+
+
+def _photo_id_of(key: str) -> uuid.UUID | None:
+    parts = key.split("/")
+    if len(parts) != 3 or parts[0] != "photos":
+        return None
+    try:
+        return uuid.UUID(parts[1])
+    except ValueError:
+        return None
+
+
+def collect_garbage(*, db: Session, blobs: BlobStore, now: datetime) -> GcReport:
+    """One pass; each step commits on its own, so an interrupted run keeps what it did."""
+    report = GcReport()
+    expired = db.scalars(
+        select(Photo).where(Photo.status == "pending", Photo.upload_expires_at < now)
+    ).all()
+    for photo in expired:
+        blobs.delete(photo.original_key)
+        db.delete(photo)
+        db.commit()
+        report.expired_slots += 1
+
+    stuck = db.scalars(
+        select(Photo).where(Photo.status == "stored", Photo.upload_expires_at < now - STUCK_AFTER)
+    ).all()
+    for photo in stuck:
+        info = blobs.head(photo.original_key)
+        try:
+            verify_stored(db=db, blobs=blobs, photo=photo, stored_size=info.size if info else -1)
+            db.commit()
+            report.finished_verified += 1
+        except Problem:
+            report.finished_rejected += 1  # the rejection is committed by the verifier
+
+    known: dict[uuid.UUID, str] = {}
+    for key in blobs.iter_keys("photos/"):
+        photo_id = _photo_id_of(key)
+        if photo_id is not None and photo_id not in known:
+            status = db.scalar(select(Photo.status).where(Photo.id == photo_id))
+            known[photo_id] = status or "missing"
+        if photo_id is None or known[photo_id] in ("missing", "rejected"):
+            blobs.delete(key)
+            report.orphan_objects += 1
+    return report

@@ -1,0 +1,317 @@
+"""The photo pipeline: upload slot, upload, verification, and who may see what.
+
+A photo row moves ``pending → stored → verified | rejected``. Reading the store and
+decoding the image happen outside any database transaction; the row's status says how
+far a photo got, so a crash in between leaves a row that ``photos gc`` can finish or
+remove, and a retried request simply carries on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, BinaryIO
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from fieldapi.audit import service as audit
+from fieldapi.buildings.models import Building
+from fieldapi.core import scope
+from fieldapi.core.db import utcnow
+from fieldapi.core.permissions import can
+from fieldapi.core.problems import Conflict, NotFound, ValidationFailed
+from fieldapi.core.scope import Actor
+from fieldapi.photos import imaging
+from fieldapi.photos.flags import Limits, judge
+from fieldapi.photos.models import Photo, PhotoUse
+from storage import BlobStore, TooLarge, UploadInstruction
+
+SPOOL_IN_MEMORY = 8 * 1024 * 1024
+CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Slot:
+    photo: Photo
+    upload: UploadInstruction | None  # None: upload through the API's own content route
+    created: bool
+
+
+def _photo_clause(actor: Actor):
+    """The uploader sees their photo; once attached, everyone in scope of its building."""
+    in_scope_uses = (
+        select(PhotoUse.photo_id)
+        .join(Building, Building.id == PhotoUse.building_id)
+        .where(scope.where(actor, Building))
+    )
+    return or_(Photo.uploader_id == actor.user_id, Photo.id.in_(in_scope_uses))
+
+
+scope.register(Photo, _photo_clause)
+
+
+def get_photo(*, db: Session, actor: Actor, photo_id: uuid.UUID) -> Photo:
+    photo = db.scalar(scope.scoped(actor, Photo).where(Photo.id == photo_id))
+    if photo is None:
+        raise NotFound()
+    return photo
+
+
+def own_photo(*, db: Session, actor: Actor, photo_id: uuid.UUID) -> Photo:
+    """Uploading and completing are for the uploader alone (and admins)."""
+    stmt = scope.scoped(actor, Photo).where(Photo.id == photo_id)
+    if not actor.is_admin:
+        stmt = stmt.where(Photo.uploader_id == actor.user_id)
+    photo = db.scalar(stmt)
+    if photo is None:
+        raise NotFound()
+    return photo
+
+
+def _same_request(photo: Photo, data: dict[str, Any]) -> bool:
+    return (photo.sha256, photo.size, photo.content_type) == (
+        data["sha256"],
+        data["size"],
+        data["content_type"],
+    )
+
+
+def request_slot(
+    *,
+    db: Session,
+    blobs: BlobStore,
+    actor: Actor,
+    data: dict[str, Any],
+    slot_minutes: int,
+) -> Slot:
+    """Open an upload slot, or answer the photo this phone already sent."""
+    expires = utcnow() + timedelta(minutes=slot_minutes)
+    existing = db.get(Photo, data["id"])
+    if existing is not None:
+        if existing.uploader_id != actor.user_id or not _same_request(existing, data):
+            raise Conflict("A different photo already has this id.")
+        return _reopen(db, blobs, existing, expires, created=False)
+    same_bytes = db.scalar(
+        select(Photo).where(
+            Photo.uploader_id == actor.user_id,
+            Photo.sha256 == data["sha256"],
+            Photo.status != "rejected",
+        )
+    )
+    if same_bytes is not None:
+        return _reopen(db, blobs, same_bytes, expires, created=False)
+    photo = Photo(
+        id=data["id"],
+        uploader_id=actor.user_id,
+        sha256=data["sha256"],
+        size=data["size"],
+        content_type=data["content_type"],
+        status="pending",
+        upload_expires_at=expires,
+    )
+    db.add(photo)
+    db.flush()
+    return _reopen(db, blobs, photo, expires, created=True)
+
+
+def _reopen(db: Session, blobs: BlobStore, photo: Photo, expires, *, created: bool) -> Slot:
+    """A pending photo gets fresh upload instructions; a finished one needs none."""
+    if photo.status != "pending":
+        return Slot(photo, None, created)
+    photo.upload_expires_at = expires
+    db.flush()
+    seconds = max(int((expires - utcnow()).total_seconds()), 1)
+    instruction = blobs.upload_instruction(
+        photo.original_key, content_type=photo.content_type, size=photo.size, expires_in=seconds
+    )
+    return Slot(photo, instruction, created)
+
+
+def receive_upload(
+    *, blobs: BlobStore, photo: Photo, stream: BinaryIO, content_type: str | None
+) -> Photo:
+    """The API's own upload route: stream the body to the store, never more than declared."""
+    if photo.status != "pending":
+        raise Conflict("This photo is already uploaded.")
+    if photo.upload_expires_at < utcnow():
+        raise Conflict("The upload slot has expired. Ask for a new one.")
+    if content_type != photo.content_type:
+        raise ValidationFailed.field(
+            "/content_type", f"Send the photo as {photo.content_type}, as declared."
+        )
+    try:
+        info = blobs.put(
+            photo.original_key, stream, content_type=photo.content_type, max_size=photo.size
+        )
+    except TooLarge:
+        raise ValidationFailed.field("/size", "The upload is larger than declared.") from None
+    if info.size != photo.size:
+        blobs.delete(photo.original_key)
+        raise ValidationFailed.field("/size", "The upload is smaller than declared.")
+    return photo
+
+
+def _reject(db: Session, blobs: BlobStore, photo: Photo, reason: str, detail: str):
+    """Remove the bytes, keep the verdict (committed: the 422 that follows rolls back)."""
+    for key in (photo.original_key, photo.display_key, photo.thumbnail_key):
+        blobs.delete(key)
+    photo.status = "rejected"
+    photo.rejection_reason = reason
+    photo.rejection_detail = detail[:255]
+    db.commit()
+    return ValidationFailed(detail, reason=reason)
+
+
+def _spool_and_hash(blobs: BlobStore, key: str) -> tuple[tempfile.SpooledTemporaryFile, str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+    with blobs.open(key) as source:
+        while chunk := source.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            spool.write(chunk)
+    spool.seek(0)
+    return spool, digest.hexdigest(), size
+
+
+def complete(*, db: Session, blobs: BlobStore, actor: Actor, photo_id: uuid.UUID) -> Photo:
+    """Verify the uploaded bytes and write the derivatives. Completing twice is harmless."""
+    photo = own_photo(db=db, actor=actor, photo_id=photo_id)
+    if photo.status == "verified":
+        return photo
+    if photo.status == "rejected":
+        raise ValidationFailed(photo.rejection_detail, reason=photo.rejection_reason)
+    info = blobs.head(photo.original_key)
+    if info is None:
+        raise Conflict("The photo has not arrived yet. Upload it, then complete.")
+    if photo.status == "pending":
+        # Mark that the bytes exist before the slow part, so gc knows to finish the job.
+        photo.status = "stored"
+        db.commit()
+    return verify_stored(db=db, blobs=blobs, photo=photo, stored_size=info.size)
+
+
+def verify_stored(*, db: Session, blobs: BlobStore, photo: Photo, stored_size: int) -> Photo:
+    """Check a stored original against its slot and decode it; keep it, or reject it."""
+    if stored_size != photo.size:
+        raise _reject(db, blobs, photo, "size-mismatch", "The upload is not the size declared.")
+    spool, sha256, size = _spool_and_hash(blobs, photo.original_key)
+    with spool:
+        if size != photo.size:
+            raise _reject(db, blobs, photo, "size-mismatch", "The upload is not the size declared.")
+        if sha256 != photo.sha256:
+            raise _reject(
+                db,
+                blobs,
+                photo,
+                "hash-mismatch",
+                "The photo changed on the way: its SHA-256 differs.",
+            )
+        try:
+            facts = imaging.inspect(spool, declared_type=photo.content_type)
+            spool.seek(0)
+            display, thumbnail = imaging.derivatives(spool)
+        except imaging.ImageRejected as exc:
+            raise _reject(db, blobs, photo, exc.reason, exc.detail) from None
+    blobs.put(photo.display_key, display.data, content_type=display.content_type)
+    blobs.put(photo.thumbnail_key, thumbnail.data, content_type=thumbnail.content_type)
+    photo.status = "verified"
+    photo.format = facts.format
+    photo.width, photo.height = facts.width, facts.height
+    photo.captured_at = facts.captured_at
+    photo.lat, photo.lon = facts.location if facts.location else (None, None)
+    photo.device = facts.device
+    photo.phash = facts.phash
+    photo.verified_at = utcnow()
+    db.flush()
+    return photo
+
+
+def uses_of(db: Session, photo: Photo) -> list[PhotoUse]:
+    return list(
+        db.scalars(
+            select(PhotoUse).where(PhotoUse.photo_id == photo.id).order_by(PhotoUse.attached_at)
+        )
+    )
+
+
+def flags_of(uses: list[PhotoUse]) -> list[str]:
+    return sorted({flag for use in uses for flag in use.flags})
+
+
+def may_see_original(actor: Actor) -> bool:
+    return can(actor.role, "photo.original.read")
+
+
+def open_original(*, db: Session, actor: Actor, photo_id: uuid.UUID) -> Photo:
+    """Evidence access: in scope, verified, and written to the audit trail."""
+    photo = get_photo(db=db, actor=actor, photo_id=photo_id)
+    if photo.status != "verified":
+        raise NotFound()
+    uses = uses_of(db, photo)
+    audit.record(
+        db,
+        actor=actor,
+        action="photo.original.read",
+        object_type="photo",
+        object_id=photo.id,
+        building_id=uses[0].building_id if uses else None,
+        details={"sha256": photo.sha256},
+    )
+    return photo
+
+
+def attach(
+    *,
+    db: Session,
+    actor: Actor,
+    photo_id: uuid.UUID,
+    subject_type: str,
+    subject_id: uuid.UUID,
+    building: Building,
+    taken_for: datetime,
+    limits: Limits,
+    pointer: str,
+) -> PhotoUse:
+    """Attach a verified photo the actor can see to a record of ``building``, judging its flags.
+
+    Attaching the same photo to the same record again is harmless. A photo still uploading
+    is refused here (``pointer`` names the field); callers that may wait for photos check first.
+    """
+    photo = db.scalar(scope.scoped(actor, Photo).where(Photo.id == photo_id))
+    if photo is None or photo.status != "verified":
+        raise ValidationFailed.field(pointer, "No verified photo of yours with this id.")
+    existing = db.scalar(
+        select(PhotoUse).where(
+            PhotoUse.photo_id == photo.id,
+            PhotoUse.subject_type == subject_type,
+            PhotoUse.subject_id == subject_id,
+        )
+    )
+    if existing is not None:
+        return existing
+    flags, details = judge(
+        db,
+        photo=photo,
+        building=building,
+        subject=(subject_type, subject_id),
+        taken_for=taken_for,
+        limits=limits,
+    )
+    use = PhotoUse(
+        photo_id=photo.id,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        building_id=building.id,
+        attached_by=actor.user_id,
+        flags=flags,
+        flag_details=details,
+    )
+    db.add(use)
+    db.flush()
+    return use
