@@ -43,7 +43,8 @@ def full_file(grid_id: uuid.UUID, code: str = "FT-SW-0012", **extra: Any) -> dic
             "manager": {"name": "Huang Mei", "phone": "0755-8888 1234"},
             "safety_officer": {"name": "Zhao Lei", "phone": "+86 139 0000 2222"},
         },
-        "statement": {"signed_on": "2025-03-01", "photo_id": new_id()},
+        # Document photos must be real verified uploads: tests/photos attaches them.
+        "statement": {"signed_on": "2025-03-01", "photo_id": None},
         "units": [
             {
                 "id": new_id(),
@@ -109,7 +110,7 @@ def full_file(grid_id: uuid.UUID, code: str = "FT-SW-0012", **extra: Any) -> dic
                 "location": "lift lobby, every floor",
                 "last_service_on": "2025-01-10",
                 "expires_on": "2040-01-10",
-                "photo_id": new_id(),
+                "photo_id": None,
             },
         ],
         "self_check_interval_days": 14,
