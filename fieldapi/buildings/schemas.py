@@ -185,20 +185,25 @@ class BuildingSchema(Schema):
     updated_at = fields.DateTime()
 
 
-class BuildingSummarySchema(Schema):
-    id = fields.UUID()
-    code = fields.String()
-    name = fields.String()
-    address = fields.String()
-    grid_id = fields.UUID()
-    location = fields.Nested(LocationSchema)
-    use_type = fields.String()
-    floors_above = fields.Integer()
-    risk_level = fields.String()
-    self_check = fields.Nested(SelfCheckSchema)
-    expired_equipment = fields.Integer()
-    version = fields.Integer()
-    updated_at = fields.DateTime()
+class BuildingSummarySchema(BuildingSchema):
+    """A building in a list: enough to show it on a map and in a work queue."""
+
+    class Meta:
+        fields = (
+            "id",
+            "code",
+            "name",
+            "address",
+            "grid_id",
+            "location",
+            "use_type",
+            "floors_above",
+            "risk_level",
+            "self_check",
+            "expired_equipment",
+            "version",
+            "updated_at",
+        )
 
 
 class BuildingListArgs(PageArgs):

@@ -25,20 +25,9 @@ DEFAULT_PHOTO_LIMITS = Limits()
 
 # Fields only people who place buildings on the map may change.
 PLACEMENT_FIELDS = ("code", "grid_id")
-SIMPLE_FIELDS = (
-    "name",
-    "address",
-    "use_type",
-    "floors_above",
-    "floors_below",
-    "height_m",
-    "structure",
-    "year_built",
-    "floor_area_m2",
-    "self_check_interval_days",
-    "next_self_check_due_at",
-    "notes",
-)
+# Fields stored as they are sent; the rest are nested and handled one by one.
+NESTED_FIELDS = ("location", "responsibility", "statement", "units", "shops", "equipment")
+SIMPLE_FIELDS = tuple(f for f in FILE_FIELDS if f not in (*PLACEMENT_FIELDS, *NESTED_FIELDS))
 
 
 def building_etag(building: Building) -> str:
