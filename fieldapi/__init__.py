@@ -19,6 +19,7 @@ from fieldapi.core.problems import (
     Problem,
     from_http_exception,
     problem_response,
+    refuse_unreadable_bodies,
     register_handlers,
 )
 from fieldapi.core.schemas import ProblemSchema
@@ -143,6 +144,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from fieldapi.auth.guard import authorize
 
     app.before_request(authorize)
+    # After the gate: a signed-out caller learns to sign in before anything about bodies.
+    app.before_request(refuse_unreadable_bodies)
 
     from fieldapi.core.openapi import ContractPlugin
 

@@ -281,8 +281,6 @@ def unexpected_problem(exc: BaseException) -> Problem:
 
 
 def register_handlers(app: Flask) -> None:
-    app.before_request(refuse_unreadable_bodies)
-
     @app.errorhandler(Problem)
     def _problem(exc: Problem):
         return problem_response(exc)

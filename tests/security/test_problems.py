@@ -461,3 +461,9 @@ def test_503_ready_when_s3_is_unreachable(make_app, world, monkeypatch):
         s3_region="us-east-1",
     ).test_client()
     assert_unavailable(client.get("/ready"), "object store")
+
+
+def test_signed_out_caller_is_told_to_sign_in_before_anything_about_the_body(client, world):
+    response = client.post("/api/v1/buildings", data="code=X", content_type="text/plain")
+    assert response.status_code == 401
+    assert response.get_json()["type"].endswith("/authentication-required")
