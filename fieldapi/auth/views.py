@@ -101,4 +101,4 @@ class Me(MethodView):
     def get(self):
         """The signed-in user, with the areas or buildings that make up their scope."""
         me = actor()
-        return get_user(db=database.session(), actor=me, user_id=me.user_id, self_ok=True)
+        return get_user(db=database.session(), actor=me, user_id=me.user_id)

@@ -13,6 +13,7 @@ from fieldapi.areas.models import Area
 from fieldapi.audit import service as audit
 from fieldapi.auth.passwords import Passwords
 from fieldapi.auth.service import revoke_user_sessions
+from fieldapi.core import scope
 from fieldapi.core.db import utcnow
 from fieldapi.core.etag import make_etag, require_match
 from fieldapi.core.pagination import paginate
@@ -112,21 +113,29 @@ def _account_facts(user: User) -> dict[str, Any]:
     }
 
 
-def get_user(*, db: Session, actor: Actor, user_id: uuid.UUID, self_ok: bool = False) -> User:
-    """Admins read any account; others only their own (``self_ok``)."""
-    if not actor.is_admin and not (self_ok and user_id == actor.user_id):
-        raise NotFound()
-    user = db.get(User, user_id)
+# Everyone sees their own account; admins see every account.
+scope.register(User, lambda actor: User.id == actor.user_id)
+
+
+def get_user(*, db: Session, actor: Actor, user_id: uuid.UUID) -> User:
+    """An account in the actor's scope (their own, or any for admins)."""
+    user = db.scalar(scope.scoped(actor, User).where(User.id == user_id))
     if user is None:
         raise NotFound()
     return user
 
 
 def list_users(
-    *, db: Session, role: str | None, q: str | None, limit: int, cursor: str | None
+    *,
+    db: Session,
+    actor: Actor,
+    role: str | None,
+    q: str | None,
+    limit: int,
+    cursor: str | None,
 ) -> tuple[list[User], str | None]:
     """One page of accounts by username, optionally of one role or matching ``q``."""
-    stmt = select(User)
+    stmt = scope.scoped(actor, User)
     if role:
         stmt = stmt.where(User.role == role)
     if q:

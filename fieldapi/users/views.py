@@ -35,6 +35,7 @@ class Users(MethodView):
         """List accounts, by username."""
         items, next_cursor = service.list_users(
             db=database.session(),
+            actor=actor(),
             role=args.get("role"),
             q=args.get("q"),
             limit=args["limit"],

@@ -125,17 +125,19 @@ def test_unknown_buildings_are_named_by_position(db, world, passwords):
 def test_others_read_only_their_own_account(db, world):
     gw1 = Actor(user_id=world.users["gw1"], username="gw1", role="grid_staff")
 
-    assert service.get_user(db=db, actor=gw1, user_id=gw1.user_id, self_ok=True).username == "gw1"
+    assert service.get_user(db=db, actor=gw1, user_id=gw1.user_id).username == "gw1"
     with pytest.raises(NotFound):
-        service.get_user(db=db, actor=gw1, user_id=gw1.user_id)
-    with pytest.raises(NotFound):
-        service.get_user(db=db, actor=gw1, user_id=world.users["officer1"], self_ok=True)
+        service.get_user(db=db, actor=gw1, user_id=world.users["officer1"])
+    listed, _cursor = service.list_users(db=db, actor=gw1, role=None, q=None, limit=50, cursor=None)
+    assert [u.username for u in listed] == ["gw1"]
 
 
 def test_list_matches_display_names_in_any_case(db, world, passwords, root):
     change(db, passwords, root, world.users["police1"], display_name="Chen Jing")
 
-    found, next_cursor = service.list_users(db=db, role=None, q="chen", limit=10, cursor=None)
+    found, next_cursor = service.list_users(
+        db=db, actor=root, role=None, q="chen", limit=10, cursor=None
+    )
 
     assert [u.username for u in found] == ["police1"]
     assert next_cursor is None
