@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from fieldapi.core.problems import Problem
 from fieldapi.photos.models import Photo
 from fieldapi.photos.service import verify_stored
-from storage import BlobStore
+from storage import BlobStore, StorageError
+
+log = logging.getLogger(__name__)
 
 # A photo stuck in "stored" this long was abandoned by a crashed or cut-off request.
 STUCK_AFTER = timedelta(minutes=30)
@@ -24,12 +27,14 @@ class GcReport:
     finished_verified: int = 0
     finished_rejected: int = 0
     orphan_objects: int = 0
+    failed: int = 0
 
     def lines(self) -> list[str]:
         return [
             f"expired upload slots removed: {self.expired_slots}",
             f"unfinished photos verified: {self.finished_verified}",
             f"unfinished photos rejected: {self.finished_rejected}",
+            f"unfinished photos that failed (kept for the next run): {self.failed}",
             f"unreferenced objects deleted: {self.orphan_objects}",
         ]
 
@@ -47,19 +52,42 @@ def _photo_id_of(key: str) -> uuid.UUID | None:
 def collect_garbage(*, db: Session, blobs: BlobStore, now: datetime) -> GcReport:
     """One pass; each step commits on its own, so an interrupted run keeps what it did."""
     report = GcReport()
-    expired = db.scalars(
-        select(Photo).where(Photo.status == "pending", Photo.upload_expires_at < now)
-    ).all()
-    for photo in expired:
-        blobs.delete(photo.original_key)
-        db.delete(photo)
-        db.commit()
-        report.expired_slots += 1
+    _remove_expired_slots(db, blobs, now, report)
+    _finish_stuck(db, blobs, now, report)
+    _remove_orphans(db, blobs, report)
+    return report
 
-    stuck = db.scalars(
-        select(Photo).where(Photo.status == "stored", Photo.upload_expires_at < now - STUCK_AFTER)
-    ).all()
-    for photo in stuck:
+
+def _remove_expired_slots(db: Session, blobs: BlobStore, now: datetime, report: GcReport) -> None:
+    """Slots never completed in time, with whatever part of their bytes arrived.
+
+    The row goes first, and only while it is still an expired pending slot: a request that
+    completed it meanwhile keeps its photo. An object left by an interrupted run has no row
+    any more and is removed as an orphan.
+    """
+    expired = select(Photo).where(Photo.status == "pending", Photo.upload_expires_at < now)
+    for photo in db.scalars(expired).all():
+        removed = db.execute(
+            delete(Photo)
+            .where(
+                Photo.id == photo.id,
+                Photo.status == "pending",
+                Photo.upload_expires_at < now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        db.commit()
+        if removed.rowcount:
+            blobs.delete(photo.original_key)
+            report.expired_slots += 1
+
+
+def _finish_stuck(db: Session, blobs: BlobStore, now: datetime, report: GcReport) -> None:
+    """Photos whose bytes arrived but whose verification never finished."""
+    stuck = select(Photo).where(
+        Photo.status == "stored", Photo.upload_expires_at < now - STUCK_AFTER
+    )
+    for photo in db.scalars(stuck).all():
         info = blobs.head(photo.original_key)
         try:
             verify_stored(db=db, blobs=blobs, photo=photo, stored_size=info.size if info else -1)
@@ -67,7 +95,17 @@ def collect_garbage(*, db: Session, blobs: BlobStore, now: datetime) -> GcReport
             report.finished_verified += 1
         except Problem:
             report.finished_rejected += 1  # the rejection is committed by the verifier
+        except StorageError:
+            raise  # the store is failing: the next run carries on
+        except Exception:
+            # One photo that cannot be finished must not stop the clean-up of the others.
+            db.rollback()
+            log.exception("photo %s could not be verified", photo.id)
+            report.failed += 1
 
+
+def _remove_orphans(db: Session, blobs: BlobStore, report: GcReport) -> None:
+    """Objects under photos/ whose photo is gone or was rejected."""
     known: dict[uuid.UUID, str] = {}
     for key in blobs.iter_keys("photos/"):
         photo_id = _photo_id_of(key)
@@ -77,4 +115,4 @@ def collect_garbage(*, db: Session, blobs: BlobStore, now: datetime) -> GcReport
         if photo_id is None or known[photo_id] in ("missing", "rejected"):
             blobs.delete(key)
             report.orphan_objects += 1
-    return report
+    db.rollback()

@@ -34,8 +34,13 @@ def variant_url(photo: Photo, variant: str) -> str:
     presigned = blobs.presign_get(key, expires_in=settings.photo_link_seconds)
     if presigned is not None:
         return presigned
-    token = _serializer().dumps({"photo": str(photo.id), "variant": variant})
-    return api_url("photos.PhotoVariant", photo_id=photo.id, variant=variant, token=token)
+    return signed_link(photo.id, variant)
+
+
+def signed_link(photo_id: uuid.UUID, variant: str) -> str:
+    """The API's own signed link to a display image or thumbnail, good on every store."""
+    token = _serializer().dumps({"photo": str(photo_id), "variant": variant})
+    return api_url("photos.PhotoVariant", photo_id=photo_id, variant=variant, token=token)
 
 
 def link_is_valid(token: str, photo_id: uuid.UUID, variant: str) -> bool:

@@ -12,7 +12,7 @@ import hashlib
 import tempfile
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 
 from sqlalchemy import or_, select
@@ -23,7 +23,7 @@ from fieldapi.buildings.models import Building
 from fieldapi.core import scope
 from fieldapi.core.db import utcnow
 from fieldapi.core.permissions import can
-from fieldapi.core.problems import Conflict, NotFound, ValidationFailed
+from fieldapi.core.problems import Conflict, NotFound, Problem, ValidationFailed
 from fieldapi.core.scope import Actor
 from fieldapi.photos import imaging
 from fieldapi.photos.flags import Limits, judge
@@ -32,6 +32,7 @@ from storage import BlobStore, TooLarge, UploadInstruction
 
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 CHUNK = 256 * 1024
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,18 @@ def request_slot(
     actor: Actor,
     data: dict[str, Any],
     slot_minutes: int,
+    max_size: int,
 ) -> Slot:
-    """Open an upload slot, or answer the photo this phone already sent."""
+    """Open an upload slot, or answer the photo this phone already sent.
+
+    ``max_size`` bounds the declared size: the slot is what lets the bytes in, so a photo
+    larger than the service keeps is refused before any of it is sent.
+    """
+    if data["size"] > max_size:
+        limit = f"{max_size // MIB} MB" if max_size >= MIB else f"{max_size} bytes"
+        raise ValidationFailed.field(
+            "/size", f"A photo may be at most {limit}. Send a smaller photo."
+        )
     expires = utcnow() + timedelta(minutes=slot_minutes)
     existing = db.get(Photo, data["id"])
     if existing is not None:
@@ -148,7 +159,7 @@ def receive_upload(
             photo.original_key, stream, content_type=photo.content_type, max_size=photo.size
         )
     except TooLarge:
-        raise ValidationFailed.field("/size", "The upload is larger than declared.") from None
+        raise Problem("The upload is larger than declared.", slug="payload-too-large") from None
     if info.size != photo.size:
         blobs.delete(photo.original_key)
         raise ValidationFailed.field("/size", "The upload is smaller than declared.")
@@ -223,7 +234,8 @@ def verify_stored(*, db: Session, blobs: BlobStore, photo: Photo, stored_size: i
     photo.status = "verified"
     photo.format = facts.format
     photo.width, photo.height = facts.width, facts.height
-    photo.captured_at = facts.captured_at
+    # Stored and answered in UTC, as every other time: the offset the camera wrote is not kept.
+    photo.captured_at = facts.captured_at.astimezone(UTC) if facts.captured_at else None
     photo.lat, photo.lon = facts.location if facts.location else (None, None)
     photo.device = facts.device
     photo.phash = facts.phash
@@ -240,8 +252,61 @@ def uses_of(db: Session, photo: Photo) -> list[PhotoUse]:
     )
 
 
-def flags_of(uses: list[PhotoUse]) -> list[str]:
-    return sorted({flag for use in uses for flag in use.flags})
+def uses_seen_by(db: Session, actor: Actor, photo: Photo) -> list[dict[str, Any]]:
+    """The photo's uses on buildings in the actor's scope, with their flags.
+
+    A use elsewhere is not shown, and an earlier use that a flag names is named only when
+    its building is in scope too; out of scope, the flag keeps how alike the photos are.
+    """
+    uses = list(
+        db.scalars(
+            select(PhotoUse)
+            .join(Building, Building.id == PhotoUse.building_id)
+            .where(PhotoUse.photo_id == photo.id, scope.where(actor, Building))
+            .order_by(PhotoUse.attached_at)
+        )
+    )
+    named = {
+        uuid.UUID(earlier["building_id"])
+        for use in uses
+        for earlier in use.flag_details.get("reused", ())
+    }
+    visible = (
+        set(
+            db.scalars(
+                select(Building.id).where(Building.id.in_(named), scope.where(actor, Building))
+            )
+        )
+        if named
+        else set()
+    )
+    return [
+        {
+            "subject_type": use.subject_type,
+            "subject_id": use.subject_id,
+            "building_id": use.building_id,
+            "attached_at": use.attached_at,
+            "flags": use.flags,
+            "flag_details": _details_seen(use.flag_details, visible),
+        }
+        for use in uses
+    ]
+
+
+def _details_seen(details: dict[str, Any], visible: set[uuid.UUID]) -> dict[str, Any]:
+    if "reused" not in details:
+        return details
+    reused = [
+        earlier
+        if uuid.UUID(earlier["building_id"]) in visible
+        else {"match": earlier["match"], "distance": earlier["distance"]}
+        for earlier in details["reused"]
+    ]
+    return {**details, "reused": reused}
+
+
+def flags_of(uses: list[dict[str, Any]]) -> list[str]:
+    return sorted({flag for use in uses for flag in use["flags"]})
 
 
 def may_see_original(actor: Actor) -> bool:

@@ -44,7 +44,7 @@ def _upload(photo: Photo, instruction: UploadInstruction | None) -> dict | None:
 
 
 def present(photo: Photo, me: Actor, instruction: UploadInstruction | None = None) -> dict:
-    uses = service.uses_of(database.session(), photo)
+    uses = service.uses_seen_by(database.session(), me, photo)
     verified = photo.status == "verified"
     return {
         "id": photo.id,
@@ -88,12 +88,14 @@ class Photos(MethodView):
     def post(self, body):
         """Ask for an upload slot: the answer says where and how to send the bytes."""
         me = actor()
+        settings = _ext("settings")
         slot = service.request_slot(
             db=database.session(),
             blobs=_ext("blobs"),
             actor=me,
             data=body,
-            slot_minutes=_ext("settings").photo_slot_minutes,
+            slot_minutes=settings.photo_slot_minutes,
+            max_size=settings.max_upload_bytes,
         )
         return present(slot.photo, me, slot.upload), 201 if slot.created else 200
 
@@ -117,8 +119,11 @@ class PhotoContent(MethodView):
         """Upload the bytes through the API (the embedded store, or phones that cannot reach
         the object store). Send exactly the declared size and content type."""
         photo = service.own_photo(db=database.session(), actor=actor(), photo_id=photo_id)
-        # The body may be as large as declared, and no larger (413 above it).
-        request.max_content_length = photo.size
+        # The body may be as large as declared, and no larger (413 above it). The limit is
+        # one byte more: a server that ends the body itself (gunicorn) turns the limit into
+        # a hard stop, and a read at exactly the limit would be refused before the store
+        # could see that the body had ended. The store refuses the extra byte (TooLarge).
+        request.max_content_length = photo.size + 1
         service.receive_upload(
             blobs=_ext("blobs"),
             photo=photo,

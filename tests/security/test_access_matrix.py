@@ -7,14 +7,19 @@ until its row is written.
 
 Scope of the personas (tests/support/world.py), written out rather than computed:
 B1 ∈ G1, B2 ∈ G2, B3 ∈ G3, B4 ∈ G4; G4 lies in street Xiangmihu, outside everyone but admin.
+A photo is in scope where the building it is attached to is; a photo still uploading belongs
+to its uploader alone.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import urllib.parse
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import pytest
@@ -22,14 +27,23 @@ from sqlalchemy import func, select
 
 from fieldapi.areas.models import Area
 from fieldapi.buildings.models import Building
+from fieldapi.core.db import utcnow
+from fieldapi.core.scope import Actor
+from fieldapi.photos import links
+from fieldapi.photos import service as photo_service
+from fieldapi.photos.flags import Limits
+from fieldapi.photos.models import Photo, PhotoUse
 from fieldapi.users.models import User
-from tests.support.world import ROLE_PERSONA, building_payload
+from tests.conftest import BACKEND
+from tests.photos import images
+from tests.support.world import PERSONAS, ROLE_PERSONA, building_payload
 
 ROLES = ("admin", "building_manager", "grid_staff", "officer", "fire_office", "fire_police")
 EVERYONE = frozenset(ROLES)
 ADMIN = frozenset({"admin"})
 COLLECTORS = frozenset({"admin", "grid_staff", "officer"})  # open building files
 FILE_KEEPERS = COLLECTORS | {"building_manager"}  # change a building file
+REVIEWERS = frozenset({"admin", "grid_staff", "fire_office", "fire_police"})  # open originals
 
 BUILDINGS = ("B1", "B2", "B3", "B4")
 GRIDS = ("G1", "G2", "G3", "G4")
@@ -59,25 +73,36 @@ class Ctx:
     world: Any
     as_user: Callable[[str], dict[str, str]]
     persona: str
+    app: Any = None
+    photos: dict[tuple[str, str], uuid.UUID] = field(default_factory=dict)
+    photo_data: dict[uuid.UUID, bytes] = field(default_factory=dict)
 
     def id_of(self, kind: str, key: str) -> uuid.UUID:
         if kind == "building":
             return self.world.buildings[key]
         if kind == "user":
             return self.world.users[key]
+        if kind in PHOTO_STAGES:
+            if (kind, key) not in self.photos:
+                self.photos[kind, key] = make_photo(self, kind, key)
+            return self.photos[kind, key]
         return self.world.areas[key]
 
     def targets(self, kind: str, side: str) -> list[str]:
         """World keys of the objects a call is about: B1 / G1 in scope; every object of
-        that kind out of the persona's scope (B4 / G4 first, always among them)."""
-        if kind == "user":
+        that kind out of the persona's scope (B4 / G4 first, always among them). A photo
+        attached to a building goes with the building; one still uploading, with its
+        uploader."""
+        if kind in ("user", "slot", "upload"):
             if side == "in":
                 return [self.persona]
             return ["gw1" if self.persona == "admin" else "admin"]
         if kind == "community":
             return ["Shuiwei"] if side == "in" else ["Zhuzilin"]
         universe, visible = (
-            (BUILDINGS, BUILDINGS_IN_SCOPE) if kind == "building" else (GRIDS, GRIDS_IN_SCOPE)
+            (BUILDINGS, BUILDINGS_IN_SCOPE)
+            if kind in ("building", "photo")
+            else (GRIDS, GRIDS_IN_SCOPE)
         )
         if side == "in":
             return [universe[0]]
@@ -132,6 +157,82 @@ def new_user(ctx: Ctx, grid: str) -> dict:
     }
 
 
+# Photos, made through the services as the API would: "photo" keys are buildings (a verified
+# photo uploaded by admin, attached as that building's statement), "slot" and "upload" keys
+# are uploaders (an open slot with nothing sent; a photo sent but not completed).
+PHOTO_STAGES = ("photo", "slot", "upload")
+
+
+@lru_cache(maxsize=64)
+def photo_bytes(seed: int) -> bytes:
+    return images.jpeg(32, 24, seed=seed)
+
+
+def make_photo(ctx: Ctx, stage: str, key: str) -> uuid.UUID:
+    uploader = "admin" if stage == "photo" else key
+    role = PERSONAS[uploader][0]
+    actor = Actor(user_id=ctx.world.users[uploader], username=uploader, role=role)
+    data = photo_bytes(len(ctx.photos))  # a photo of its own for each made in this cell
+    blobs = ctx.app.extensions["fieldapi.blobs"]
+    with ctx.app.extensions["fieldapi.sessionmaker"]() as db:
+        slot = photo_service.request_slot(
+            db=db,
+            blobs=blobs,
+            actor=actor,
+            data={
+                "id": uuid.uuid4(),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+                "content_type": "image/jpeg",
+            },
+            slot_minutes=15,
+            max_size=len(data),
+        )
+        photo_id = slot.photo.id
+        db.commit()
+        if stage != "slot":
+            blobs.put(slot.photo.original_key, data, content_type="image/jpeg")
+        if stage == "photo":
+            photo_service.complete(db=db, blobs=blobs, actor=actor, photo_id=photo_id)
+            building = db.get(Building, ctx.world.buildings[key])
+            photo_service.attach(
+                db=db,
+                actor=actor,
+                photo_id=photo_id,
+                subject_type="building_statement",
+                subject_id=building.id,
+                building=building,
+                taken_for=utcnow(),
+                limits=Limits(),
+                pointer="/statement/photo_id",
+            )
+            db.commit()
+    ctx.photo_data[photo_id] = data
+    return photo_id
+
+
+def new_photo_slot(_ctx: Ctx, _key: str) -> dict:
+    return {
+        "id": str(uuid.uuid4()),
+        "sha256": uuid.uuid4().hex * 2,
+        "size": 1000,
+        "content_type": "image/jpeg",
+    }
+
+
+def photo_content(ctx: Ctx, key: str) -> tuple[bytes, str]:
+    """The bytes a slot was opened for (the slot of ``key``, see ``make_photo``)."""
+    return ctx.photo_data[ctx.id_of("slot", key)], "image/jpeg"
+
+
+def display_link(ctx: Ctx) -> str:
+    """The signed link to the display image of B1's photo, as the API hands it out."""
+    photo_id = ctx.id_of("photo", "B1")
+    with ctx.app.test_request_context():
+        url = urllib.parse.urlsplit(links.signed_link(photo_id, "display"))
+    return f"{url.path}?{url.query}"
+
+
 def listed(kind: str, keys) -> Callable[[Ctx], set[str]]:
     return lambda ctx: {str(ctx.id_of(kind, k)) for k in keys}
 
@@ -171,6 +272,8 @@ class Route:
     body: Callable[[Ctx, str], dict] | None = None
     auth: str = "access"  # "access", "refresh", or "none" (public)
     listing: Callable[[Ctx, str], tuple[str, set[str]]] | None = None
+    content: Callable[[Ctx, str], tuple[bytes, str]] | None = None  # a raw body and its type
+    link: Callable[[Ctx], str] | None = None  # a signed link, the path to call
 
     def __str__(self) -> str:
         return f"{self.method} {self.rule}"
@@ -187,6 +290,7 @@ BUILDING = "/api/v1/buildings/<uuid:building_id>"
 AREA = "/api/v1/areas/<uuid:area_id>"
 GRID = "/api/v1/grids/<uuid:grid_id>"
 USER = "/api/v1/users/<uuid:user_id>"
+PHOTO = "/api/v1/photos/<uuid:photo_id>"
 
 ROUTES = [
     # operations and documents: public
@@ -234,6 +338,24 @@ ROUTES = [
         body=lambda ctx, _k: {"notes": f"checked by {ctx.persona}"},
     ),
     Route("GET", BUILDING + "/history", EVERYONE, 200, target="building"),
+    # photos: everyone uploads their own; reading follows the building a photo is attached to
+    Route("POST", "/api/v1/photos", EVERYONE, 201, body=new_photo_slot),
+    Route("GET", PHOTO, EVERYONE, 200, target="photo"),
+    Route("PUT", PHOTO + "/content", EVERYONE, 204, target="slot", content=photo_content),
+    Route("POST", PHOTO + "/complete", EVERYONE, 200, target="upload"),
+    # the original: reviewers only; a redirect to a presigned URL on S3, the bytes locally
+    Route(
+        "GET", PHOTO + "/original", REVIEWERS, 302 if BACKEND == "server" else 200, target="photo"
+    ),
+    # display images and thumbnails: whoever holds a signed link
+    Route(
+        "GET",
+        PHOTO + "/<any(display, thumbnail):variant>",
+        EVERYONE,
+        200,
+        auth="none",
+        link=display_link,
+    ),
 ]
 
 PATH_ID = re.compile(r"<uuid:\w+>")
@@ -243,7 +365,7 @@ def row_counts(engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {
             model.__tablename__: conn.scalar(select(func.count()).select_from(model))
-            for model in (Area, Building, User)
+            for model in (Area, Building, User, Photo, PhotoUse)
         }
 
 
@@ -260,12 +382,17 @@ def calls(route: Route, ctx: Ctx, side: str):
         path, ids = route.listing(ctx, side)
         yield path, None, None, ids
         return
+    if route.link is not None:
+        yield route.link(ctx), None, None, None
+        return
     if route.target is None:
         yield route.rule, route.body(ctx, "") if route.body else None, None, None
         return
     for key in ctx.targets(route.target, side):
         target_id = ctx.id_of(route.target, key)
         body = route.body(ctx, key) if route.body else None
+        if route.content is not None:
+            body = route.content(ctx, key)
         if PATH_ID.search(route.rule):
             yield PATH_ID.sub(str(target_id), route.rule), body, target_id, None
         else:  # the target is named in the body
@@ -296,7 +423,7 @@ def cells():
 
 @pytest.mark.parametrize(("route", "role", "side"), list(cells()))
 def test_access(route: Route, role: str, side: str, client, world, as_user, app):
-    ctx = Ctx(client, world, as_user, ROLE_PERSONA[role])
+    ctx = Ctx(client, world, as_user, ROLE_PERSONA[role], app)
     expected = route.expect(role, side)
     engine = app.extensions["fieldapi.engine"]
     made = 0
@@ -307,9 +434,14 @@ def test_access(route: Route, role: str, side: str, client, world, as_user, app)
         if route.method == "PATCH":
             etag = headers["If-Match"] = ctx.etag(path)
         before = row_counts(engine)
-        response = client.open(path, method=route.method, json=body, headers=headers)
-        assert response.status_code == expected, (path, response.get_data(as_text=True)[:300])
-        text = response.get_data(as_text=True)
+        if route.content is not None:
+            data, content_type = body
+            response = client.open(
+                path, method=route.method, data=data, content_type=content_type, headers=headers
+            )
+        else:
+            response = client.open(path, method=route.method, json=body, headers=headers)
+        assert response.status_code == expected, (path, response.get_data()[:300])
 
         if expected == 403:
             assert_problem(response, 403, "forbidden")
@@ -319,6 +451,7 @@ def test_access(route: Route, role: str, side: str, client, world, as_user, app)
             assert_problem(response, 422, "validation-failed")
         if expected >= 400:
             if target_id is not None:
+                text = response.get_data(as_text=True)
                 assert str(target_id) not in text, "a refusal must not carry the object"
             assert row_counts(engine) == before, "a refused call must not write"
             if etag is not None:
@@ -327,8 +460,12 @@ def test_access(route: Route, role: str, side: str, client, world, as_user, app)
 
         if route.method == "POST" and expected == 201:
             assert sum(row_counts(engine).values()) == sum(before.values()) + 1
-        if target_id is not None and route.method in ("GET", "PATCH") and "history" not in path:
+        if expected == 302:
+            assert response.headers["Location"], "a redirect names where to go"
+        if target_id is not None and response.is_json and response.data and "history" not in path:
             assert response.get_json()["id"] == str(target_id)
+        if target_id in ctx.photo_data and response.mimetype == "image/jpeg":
+            assert response.data == ctx.photo_data[target_id], "the original, byte for byte"
         if target_id is not None and "history" in path:
             assert response.get_json()["items"], "the history of a visible file is not empty"
         if listed_ids is not None:
