@@ -26,7 +26,9 @@ from tests.support.world import World, build_world
 pytest_plugins = ["tests.support.seaweedfs"]
 
 BACKEND = os.environ.get("FIELDAPI_TEST_BACKEND", "embedded")
-PG_ADMIN_URL = os.environ.get("FIELDAPI_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "FIELDAPI_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 TEST_SECRET = "test-secret-key-" + "x" * 40
 
 

@@ -244,7 +244,17 @@ def _record(db: Session, building: Building, actor: Actor, action: str, before, 
 
 def _attach_document_photos(db: Session, actor: Actor, building: Building, limits: Limits) -> None:
     """The signed statement and equipment records point at verified photos the actor sees."""
-    from fieldapi.photos.service import attach
+    from fieldapi.photos.service import attach, release_uses
+
+    named = {(item.photo_id, item.id) for item in building.equipment if item.photo_id}
+    if building.statement_photo_id:
+        named.add((building.statement_photo_id, building.id))
+    release_uses(
+        db=db,
+        building_id=building.id,
+        subject_types=("building_statement", "equipment"),
+        keep=named,
+    )
 
     common = {
         "db": db,

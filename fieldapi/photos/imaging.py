@@ -3,7 +3,8 @@
 Plain functions over seekable binary file objects, always read from offset 0; no web
 framework, database or blob store here. ``inspect`` checks an original (which is kept
 untouched as evidence) and reads its facts; ``derivatives`` makes the display image and the
-thumbnail, upright and without any metadata. Both refuse what is not an accepted photo with
+thumbnail, upright and without any metadata; ``process`` does both from a single decode, which
+is what verifying an upload needs. All refuse what is not an accepted photo with
 ``ImageRejected``.
 """
 
@@ -30,6 +31,7 @@ from fieldapi.photos import exif
 
 __all__ = [
     "ACCEPTED",
+    "DISPLAY_MIN",
     "MAX_PIXELS",
     "SHANGHAI",
     "Derivative",
@@ -38,6 +40,7 @@ __all__ = [
     "derivatives",
     "hamming",
     "inspect",
+    "process",
 ]
 
 # Content type a phone may declare → the format the bytes must then be.
@@ -49,6 +52,8 @@ ACCEPTED = {
     "image/heif": "HEIF",
 }
 MAX_PIXELS = 60_000_000
+# ``process`` decodes a large JPEG at a reduced scale, never below this longest side.
+DISPLAY_MIN = 1600
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 pillow_heif.register_heif_opener()
@@ -135,37 +140,11 @@ def inspect(
     truncated or damaged files, and data after the picture (a file that is also a ZIP or a
     page). A capture time recorded without its UTC offset is read in ``default_tz``.
     """
-    size = _length(stream)
     with _opened(stream) as img:
-        kind = _format(img, stream)
-        if declared_type is not None:
-            declared = declared_type.split(";")[0].strip().lower()
-            if ACCEPTED.get(declared) != kind:
-                raise ImageRejected(
-                    "format-mismatch",
-                    f"This picture is in {_NAMES[kind]} format but was sent as {declared}. "
-                    "Send it again from the app.",
-                )
-        position = stream.tell()
-        _check_extent(stream, kind, size)
-        stream.seek(position)
+        kind = _accept(img, stream, declared_type)
         _decode(img)
-        meta = exif.read(img, default_tz=default_tz)
-        applied = exif.applied_orientation(img)
-        width, height = img.size
-        if applied >= 5:  # 5..8 turn the picture by a quarter
-            width, height = height, width
-        return Facts(
-            format=kind,
-            content_type=_content_type(img, kind),
-            width=width,
-            height=height,
-            orientation=meta.orientation,
-            captured_at=meta.captured_at,
-            location=meta.location,
-            device=meta.device,
-            phash=_phash(img, applied),
-        )
+        phash = _phash(img, exif.applied_orientation(img))
+        return _facts(img, kind, img.size, phash, default_tz)
 
 
 def derivatives(
@@ -185,6 +164,42 @@ def derivatives(
         display = _upright(_fit(_rgb(img), display_max), exif.applied_orientation(img))
     thumbnail = _fit(display, thumb_max)
     return _jpeg(display), _jpeg(thumbnail)
+
+
+def process(
+    stream: BinaryIO,
+    *,
+    declared_type: str | None = None,
+    default_tz: tzinfo = SHANGHAI,
+    display_max: int = 2048,
+    display_min: int = DISPLAY_MIN,
+    thumb_max: int = 320,
+) -> tuple[Facts, Derivative, Derivative]:
+    """``inspect`` and ``derivatives`` in one: check an original, read its facts and make its
+    display image and thumbnail, decoding the picture once.
+
+    Accepts and refuses exactly what ``inspect`` does. A JPEG larger than the display is
+    decoded at the smallest of libjpeg's scales (1/2, 1/4, 1/8) whose longest side is still
+    at least ``display_min`` (``display_max`` if smaller): every byte of the compressed
+    picture is still read, so a truncated file is refused as at full scale, and libjpeg
+    reports damage in the same way. Its display image is then ``display_min`` to
+    ``display_max`` pixels long (2000 for a 4000x3000 photo), and its perceptual hash,
+    taken from the decoded picture, may differ from ``inspect``'s by a bit or two. Other
+    pictures come out as from ``inspect`` and ``derivatives``.
+    """
+    with _opened(stream) as img:
+        kind = _accept(img, stream, declared_type)
+        stored = img.size
+        if kind == "JPEG":
+            _draft(img, min(display_min, display_max))
+        _decode(img)
+        applied = exif.applied_orientation(img)
+        picture = _rgb(img)
+        facts = _facts(img, kind, stored, _phash(picture, applied), default_tz)
+        # Encoded before the original closes, so the display may be the decoded picture itself.
+        display = _upright(_fit(picture, display_max, copy=False), applied)
+        thumbnail = _fit(display, thumb_max)
+        return facts, _jpeg(display), _jpeg(thumbnail)
 
 
 def hamming(a: str, b: str) -> int:
@@ -220,6 +235,50 @@ def _opened(stream: BinaryIO) -> Iterator[ImageFile.ImageFile]:
         if width * height > MAX_PIXELS:
             raise _too_many_pixels()
         yield img
+
+
+def _accept(img: ImageFile.ImageFile, stream: BinaryIO, declared_type: str | None) -> str:
+    """The format of an opened original, once it matches ``declared_type`` and its file
+    holds the picture and nothing else; the stream is left where it was."""
+    kind = _format(img, stream)
+    if declared_type is not None:
+        declared = declared_type.split(";")[0].strip().lower()
+        if ACCEPTED.get(declared) != kind:
+            raise ImageRejected(
+                "format-mismatch",
+                f"This picture is in {_NAMES[kind]} format but was sent as {declared}. "
+                "Send it again from the app.",
+            )
+    position = stream.tell()
+    size = _length(stream)
+    _check_extent(stream, kind, size)
+    stream.seek(position)
+    return kind
+
+
+def _facts(
+    img: ImageFile.ImageFile,
+    kind: str,
+    stored: tuple[int, int],
+    phash: str,
+    default_tz: tzinfo,
+) -> Facts:
+    """The facts of an accepted original whose pixels are ``stored`` wide and high."""
+    meta = exif.read(img, default_tz=default_tz)
+    width, height = stored
+    if exif.applied_orientation(img) >= 5:  # 5..8 turn the picture by a quarter
+        width, height = height, width
+    return Facts(
+        format=kind,
+        content_type=_content_type(img, kind),
+        width=width,
+        height=height,
+        orientation=meta.orientation,
+        captured_at=meta.captured_at,
+        location=meta.location,
+        device=meta.device,
+        phash=phash,
+    )
 
 
 def _too_many_pixels() -> ImageRejected:
@@ -285,11 +344,12 @@ def _rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def _fit(img: Image.Image, longest: int) -> Image.Image:
-    """A new image whose longest side is at most ``longest``; never enlarged."""
+def _fit(img: Image.Image, longest: int, *, copy: bool = True) -> Image.Image:
+    """A new image whose longest side is at most ``longest``; never enlarged. Without
+    ``copy``, ``img`` itself when it is small enough."""
     width, height = img.size
     if max(width, height) <= longest:
-        return img.copy()
+        return img.copy() if copy else img
     scale = longest / max(width, height)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
@@ -340,6 +400,9 @@ def _dot(a: list[float], b: bytes | list[float]) -> float:
 # Pillow cannot identify it at all.
 
 _CHUNK = 1 << 16
+# 0xFF followed by a marker code: not a stuffed zero (0xFF00) inside entropy-coded data, not
+# a restart marker (0xFFD0..0xFFD7) and not a fill byte (another 0xFF; the last one counts).
+_MARKER = re.compile(rb"\xff(?=[^\x00\xd0-\xd7\xff])")
 _SNIFF = 1024
 _MAX_MPF_IMAGES = 16
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"}
@@ -566,16 +629,11 @@ def _next_marker(stream: BinaryIO, position: int) -> tuple[int, int]:
         chunk = stream.read(_CHUNK)
         if len(chunk) < 2:
             raise _truncated()
-        i = chunk.find(b"\xff")
-        while 0 <= i < len(chunk) - 1:
-            code = chunk[i + 1]
-            if code == 0xFF:  # fill byte before a marker
-                i += 1
-            elif code == 0x00 or 0xD0 <= code <= 0xD7:
-                i = chunk.find(b"\xff", i + 2)
-            else:
-                return position + i, code
-        position += len(chunk) - 1 if i == len(chunk) - 1 else len(chunk)
+        found = _MARKER.search(chunk)
+        if found is not None:
+            return position + found.start(), chunk[found.start() + 1]
+        # A 0xFF at the end may begin a marker: read it again with what follows.
+        position += len(chunk) - 1 if chunk[-1] == 0xFF else len(chunk)
 
 
 def _mpf_offsets(tiff: bytes) -> list[int]:

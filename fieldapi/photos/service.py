@@ -224,9 +224,7 @@ def verify_stored(*, db: Session, blobs: BlobStore, photo: Photo, stored_size: i
                 "The photo changed on the way: its SHA-256 differs.",
             )
         try:
-            facts = imaging.inspect(spool, declared_type=photo.content_type)
-            spool.seek(0)
-            display, thumbnail = imaging.derivatives(spool)
+            facts, display, thumbnail = imaging.process(spool, declared_type=photo.content_type)
         except imaging.ImageRejected as exc:
             raise _reject(db, blobs, photo, exc.reason, exc.detail) from None
     blobs.put(photo.display_key, display.data, content_type=display.content_type)
@@ -380,3 +378,27 @@ def attach(
     db.add(use)
     db.flush()
     return use
+
+
+def release_uses(
+    *,
+    db: Session,
+    building_id: uuid.UUID,
+    subject_types: tuple[str, ...],
+    keep: set[tuple[uuid.UUID, uuid.UUID]],
+) -> None:
+    """Drop a building's uses of these kinds that its file no longer names.
+
+    ``keep`` holds (photo id, subject id) pairs still in the file: a replaced statement
+    photo, or an equipment item re-sent under a new id, leaves no stale use behind to be
+    mistaken for an earlier use of the same photo.
+    """
+    uses = db.scalars(
+        select(PhotoUse).where(
+            PhotoUse.building_id == building_id, PhotoUse.subject_type.in_(subject_types)
+        )
+    )
+    for use in uses:
+        if (use.photo_id, use.subject_id) not in keep:
+            db.delete(use)
+    db.flush()

@@ -262,3 +262,29 @@ def test_an_earlier_use_out_of_the_readers_scope_is_not_named(
     assert seen_by_gw1["details"]["reused"] == [{"match": "identical", "distance": 0}]
     shown = client.get(f"{API}/{uploaded['id']}", headers=as_user("gw1")).get_data(as_text=True)
     assert str(world.buildings["B4"]) not in shown
+
+
+def test_re_sending_equipment_without_ids_does_not_flag_the_photo_against_itself(
+    photos, as_user, attach, world, client
+):
+    headers = as_user("mgr1")
+    uploaded = photos.verified(headers, photo(41))
+    first = attach("mgr1", world.buildings["B1"], equipment=[uploaded["id"]])
+    second = attach("mgr1", world.buildings["B1"], equipment=[uploaded["id"]])
+    assert first.status_code == second.status_code == 200
+
+    uses = uses_of(client, headers, uploaded["id"])
+    assert [u["subject_id"] for u in uses] == [second.get_json()["equipment"][0]["id"]]
+    assert uses[0]["flags"] == []
+
+
+def test_a_replaced_statement_photo_is_no_longer_attached(photos, as_user, attach, world, client):
+    headers = as_user("mgr1")
+    old = photos.verified(headers, photo(42))
+    new = photos.verified(headers, photo(43))
+    assert attach("mgr1", world.buildings["B1"], statement=old["id"]).status_code == 200
+    assert attach("mgr1", world.buildings["B1"], statement=new["id"]).status_code == 200
+
+    assert uses_of(client, headers, old["id"]) == []
+    assert client.get(f"{API}/{old['id']}", headers=as_user("gw1")).status_code == 404
+    assert len(uses_of(client, headers, new["id"])) == 1

