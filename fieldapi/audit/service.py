@@ -56,6 +56,21 @@ def seal(
     return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
 
 
+def seal_event(event: AuditEvent) -> str:
+    """The hash that seals ``event``: its own fields and the hash of the one before."""
+    return seal(
+        seq=event.seq,
+        at=event.at,
+        actor_id=event.actor_id,
+        action=event.action,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        building_id=event.building_id,
+        digest=event.digest,
+        prev_hash=event.prev_hash,
+    )
+
+
 def _take_head(db: Session) -> tuple[int, str]:
     """Lock the head row (created on first use) and return the last seq and hash."""
     row = db.execute(
@@ -95,17 +110,7 @@ def record(
         digest=digest_of(details),
         prev_hash=prev_hash,
     )
-    event.hash = seal(
-        seq=seq,
-        at=at,
-        actor_id=event.actor_id,
-        action=action,
-        object_type=object_type,
-        object_id=event.object_id,
-        building_id=building_id,
-        digest=event.digest,
-        prev_hash=prev_hash,
-    )
+    event.hash = seal_event(event)
     db.add(event)
     db.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(hash=event.hash))
     db.flush()
@@ -145,17 +150,7 @@ def verify(db: Session) -> Verdict:
             return Verdict(False, checked, expected_seq, f"event {expected_seq} is missing")
         if event.prev_hash != prev_hash:
             return Verdict(False, checked, event.seq, "does not follow the event before it")
-        recomputed = seal(
-            seq=event.seq,
-            at=event.at,
-            actor_id=event.actor_id,
-            action=event.action,
-            object_type=event.object_type,
-            object_id=event.object_id,
-            building_id=event.building_id,
-            digest=event.digest,
-            prev_hash=event.prev_hash,
-        )
+        recomputed = seal_event(event)
         if recomputed != event.hash:
             return Verdict(False, checked, event.seq, "its contents were changed")
         prev_hash, expected_seq, checked = event.hash, expected_seq + 1, checked + 1

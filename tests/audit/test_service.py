@@ -74,17 +74,7 @@ def test_rewritten_tail_with_recomputed_hashes_still_breaks_at_the_head(app, db)
     _append(app, 3)
     event = db.get(AuditEvent, 3)
     event.digest = audit.digest_of({"forged": True})
-    event.hash = audit.seal(
-        seq=event.seq,
-        at=event.at,
-        actor_id=event.actor_id,
-        action=event.action,
-        object_type=event.object_type,
-        object_id=event.object_id,
-        building_id=event.building_id,
-        digest=event.digest,
-        prev_hash=event.prev_hash,
-    )
+    event.hash = audit.seal_event(event)
     db.commit()
     verdict = _verify(app)
     assert not verdict.ok
