@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from fieldapi.core.problems import Problem
@@ -24,6 +24,7 @@ STUCK_AFTER = timedelta(minutes=30)
 @dataclass
 class GcReport:
     expired_slots: int = 0
+    arrived_slots: int = 0
     finished_verified: int = 0
     finished_rejected: int = 0
     orphan_objects: int = 0
@@ -32,6 +33,7 @@ class GcReport:
     def lines(self) -> list[str]:
         return [
             f"expired upload slots removed: {self.expired_slots}",
+            f"expired upload slots kept, all bytes arrived: {self.arrived_slots}",
             f"unfinished photos verified: {self.finished_verified}",
             f"unfinished photos rejected: {self.finished_rejected}",
             f"unfinished photos that failed (kept for the next run): {self.failed}",
@@ -59,21 +61,32 @@ def collect_garbage(*, db: Session, blobs: BlobStore, now: datetime) -> GcReport
 
 
 def _remove_expired_slots(db: Session, blobs: BlobStore, now: datetime, report: GcReport) -> None:
-    """Slots never completed in time, with whatever part of their bytes arrived.
+    """Slots never completed in time.
 
-    The row goes first, and only while it is still an expired pending slot: a request that
-    completed it meanwhile keeps its photo. An object left by an interrupted run has no row
-    any more and is removed as an orphan.
+    When all the declared bytes arrived, the phone only lost its answer or its signal
+    before completing: the photo is kept as ``stored``, to be verified when the phone
+    completes it or by a later run. Otherwise the slot and any partial bytes go. The row
+    goes first, and only while it is still an expired pending slot: a request that
+    completed it meanwhile keeps its photo. An object left by an interrupted run has no
+    row any more and is removed as an orphan.
     """
-    expired = select(Photo).where(Photo.status == "pending", Photo.upload_expires_at < now)
+    still_expired = (Photo.status == "pending", Photo.upload_expires_at < now)
+    expired = select(Photo).where(*still_expired)
     for photo in db.scalars(expired).all():
+        info = blobs.head(photo.original_key)
+        if info is not None and info.size == photo.size:
+            kept = db.execute(
+                update(Photo)
+                .where(Photo.id == photo.id, *still_expired)
+                .values(status="stored")
+                .execution_options(synchronize_session=False)
+            )
+            db.commit()
+            report.arrived_slots += kept.rowcount
+            continue
         removed = db.execute(
             delete(Photo)
-            .where(
-                Photo.id == photo.id,
-                Photo.status == "pending",
-                Photo.upload_expires_at < now,
-            )
+            .where(Photo.id == photo.id, *still_expired)
             .execution_options(synchronize_session=False)
         )
         db.commit()

@@ -78,6 +78,7 @@ def test_gc_cleans_up_and_leaves_live_photos_alone(app, photos, as_user, db, blo
 
     assert counts == {
         "expired upload slots removed": 1,
+        "expired upload slots kept, all bytes arrived": 0,
         "unfinished photos verified": 1,
         "unfinished photos rejected": 1,
         "unfinished photos that failed (kept for the next run)": 0,
@@ -134,9 +135,35 @@ def test_a_photo_only_just_stuck_is_left_to_its_request(app, photos, as_user, db
     assert photos.complete(headers, photo_id).get_json()["status"] == "verified"
 
 
-def test_an_expired_slot_is_removed_even_with_its_bytes_all_there(app, photos, as_user, db, blobs):
+def test_an_expired_slot_whose_bytes_all_arrived_is_kept_and_verified(
+    app, photos, as_user, db, blobs
+):
+    """A phone that uploaded everything but lost signal before completing loses nothing."""
     headers = as_user("gw1")
     photo_id = photos.upload(headers, small_jpeg(58))
+    age(db, photos, photo_id)
+
+    counts = run_gc(app)
+
+    assert counts["expired upload slots removed"] == 0
+    assert counts["expired upload slots kept, all bytes arrived"] == 1
+    assert counts["unfinished photos verified"] == 1
+    db.expire_all()
+    assert photos.row(db, photo_id).status == "verified"
+    assert photos.stored(photo_id)["original"] is True
+    # The phone's late complete answers the verified photo.
+    late = photos.complete(headers, photo_id)
+    assert late.status_code == 200
+    assert late.get_json()["status"] == "verified"
+
+
+def test_an_expired_slot_with_part_of_its_bytes_is_removed(app, photos, as_user, db, blobs):
+    headers = as_user("gw1")
+    data = small_jpeg(59)
+    response = photos.slot(headers, data)
+    assert response.status_code == 201
+    photo_id = response.get_json()["id"]
+    blobs.put(f"photos/{photo_id}/original", data[: len(data) // 2], content_type="image/jpeg")
     age(db, photos, photo_id)
 
     counts = run_gc(app)
@@ -145,4 +172,4 @@ def test_an_expired_slot_is_removed_even_with_its_bytes_all_there(app, photos, a
     assert photos.row(db, photo_id) is None
     assert photos.stored(photo_id)["original"] is False
     # The phone can start again with the same id.
-    assert photos.slot(headers, small_jpeg(58), photo_id=photo_id).status_code == 201
+    assert photos.slot(headers, data, photo_id=photo_id).status_code == 201
