@@ -43,11 +43,12 @@ def _blueprints():
     from fieldapi.areas.views import blp as areas
     from fieldapi.auth.views import blp as auth
     from fieldapi.buildings.views import blp as buildings
+    from fieldapi.checklists.views import blp as checklists
     from fieldapi.ops.views import blp as ops
     from fieldapi.photos.views import blp as photos
     from fieldapi.users.views import blp as users
 
-    return (ops, auth, areas, users, buildings, photos)
+    return (ops, auth, areas, users, buildings, photos, checklists)
 
 
 def _configure_jwt(app: Flask) -> None:

@@ -4,6 +4,7 @@ from fieldapi.areas.models import Area
 from fieldapi.audit.models import AuditEvent, AuditHead
 from fieldapi.auth.models import AuthSession, RateCounter
 from fieldapi.buildings.models import Building, BuildingChange, Equipment, Resident, Shop, Unit
+from fieldapi.checklists.models import ChecklistItem, ChecklistTemplate
 from fieldapi.core.db import Base
 from fieldapi.photos.models import Photo, PhotoUse
 from fieldapi.users.models import User, UserArea, UserBuilding
@@ -16,6 +17,8 @@ __all__ = [
     "Base",
     "Building",
     "BuildingChange",
+    "ChecklistItem",
+    "ChecklistTemplate",
     "Equipment",
     "Photo",
     "PhotoUse",

@@ -21,7 +21,14 @@ REFRESH = "session.refresh"  # a refresh token, not an access token
 
 ROLES = ("admin", "building_manager", "grid_staff", "officer", "fire_office", "fire_police")
 
-_READ_FILE = {"area.read", "building.read", "building.history.read", "photo.read", "photo.upload"}
+_READ_FILE = {
+    "area.read",
+    "building.read",
+    "building.history.read",
+    "photo.read",
+    "photo.upload",
+    "template.read",
+}
 _COLLECT = {"building.create", "building.update"}
 _PERSONAL_DATA = {"resident.pii.read", "building.residents.write"}
 # Reviewers (grid staff and above) may open the untouched original of a photo.
@@ -31,6 +38,7 @@ ROLE_VERBS: dict[str, frozenset[str]] = {
     "admin": frozenset(
         {
             "area.write",
+            "template.write",
             "user.read",
             "user.write",
             *_READ_FILE,

@@ -24,6 +24,7 @@ from fieldapi.auth.passwords import Passwords
 from fieldapi.buildings.models import Building
 from fieldapi.buildings.schemas import BuildingWriteSchema
 from fieldapi.buildings.service import create_building
+from fieldapi.checklists.defaults import ensure_defaults
 from fieldapi.core.db import utcnow
 from fieldapi.core.scope import Actor
 from fieldapi.users.models import User
@@ -341,5 +342,6 @@ def seed(session: Session, *, passwords: Passwords) -> list[tuple[str, str, str]
             _account(session, passwords, account, building_ids=managed)
         else:
             _account(session, passwords, account, area_ids=[areas[account.given]])
+    ensure_defaults(session)
     session.flush()
     return [(account.username, account.password, account.role) for account in ACCOUNTS]

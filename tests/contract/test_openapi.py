@@ -16,6 +16,7 @@ FIXED_PATHS = {
     "/api/v1/users": {"get", "post"},
     "/api/v1/buildings": {"get", "post"},
     "/api/v1/buildings/{building_id}": {"get", "patch"},
+    "/api/v1/templates": {"get", "post"},
     "/health": {"get"},
     "/ready": {"get"},
 }

@@ -27,6 +27,8 @@ from sqlalchemy import func, select
 
 from fieldapi.areas.models import Area
 from fieldapi.buildings.models import Building
+from fieldapi.checklists.defaults import ensure_defaults
+from fieldapi.checklists.models import ChecklistTemplate
 from fieldapi.core.db import utcnow
 from fieldapi.core.scope import Actor
 from fieldapi.photos import links
@@ -261,6 +263,38 @@ def users_list(ctx: Ctx, side: str) -> tuple[str, set[str]]:
     return "/api/v1/users?role=fire_police", {str(ctx.world.users["police1"])}
 
 
+def default_templates(ctx: Ctx) -> dict[str, str]:
+    """The default template of each use type (made on first use), by use type."""
+    with ctx.app.extensions["fieldapi.sessionmaker"]() as db:
+        ensure_defaults(db)
+        db.commit()
+        rows = db.execute(select(ChecklistTemplate.use_type, ChecklistTemplate.id))
+        return {use_type: str(template_id) for use_type, template_id in rows}
+
+
+def templates_list(ctx: Ctx, side: str) -> tuple[str, set[str]]:
+    # Templates hold no building data: every role reads all of them, filtered or not.
+    made = default_templates(ctx)
+    if side == "in":
+        return "/api/v1/templates", set(made.values())
+    return "/api/v1/templates?use_type=warehouse", {made["warehouse"]}
+
+
+def template_path(ctx: Ctx) -> str:
+    return f"/api/v1/templates/{default_templates(ctx)['residential']}"
+
+
+def new_template(_ctx: Ctx, _key: str) -> dict:
+    item = {
+        "code": "EXT-01",
+        "label": {"zh": "灭火器在有效期内", "en": "Extinguishers in date"},
+        "category": "extinguishers",
+        "severity": "major",
+        "photo_required": True,
+    }
+    return {"use_type": "residential", "name": unique("checklist-"), "items": [item]}
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -273,7 +307,7 @@ class Route:
     auth: str = "access"  # "access", "refresh", or "none" (public)
     listing: Callable[[Ctx, str], tuple[str, set[str]]] | None = None
     content: Callable[[Ctx, str], tuple[bytes, str]] | None = None  # a raw body and its type
-    link: Callable[[Ctx], str] | None = None  # a signed link, the path to call
+    link: Callable[[Ctx], str] | None = None  # a signed link, or a path made for the cell
 
     def __str__(self) -> str:
         return f"{self.method} {self.rule}"
@@ -347,6 +381,10 @@ ROUTES = [
     Route(
         "GET", PHOTO + "/original", REVIEWERS, 302 if BACKEND == "server" else 200, target="photo"
     ),
+    # checklist templates: no building data, every role reads them; admins save versions
+    Route("GET", "/api/v1/templates", EVERYONE, 200, listing=templates_list),
+    Route("POST", "/api/v1/templates", ADMIN, 201, body=new_template),
+    Route("GET", "/api/v1/templates/<uuid:template_id>", EVERYONE, 200, link=template_path),
     # display images and thumbnails: whoever holds a signed link
     Route(
         "GET",
@@ -365,7 +403,7 @@ def row_counts(engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {
             model.__tablename__: conn.scalar(select(func.count()).select_from(model))
-            for model in (Area, Building, User, Photo, PhotoUse)
+            for model in (Area, Building, User, Photo, PhotoUse, ChecklistTemplate)
         }
 
 
