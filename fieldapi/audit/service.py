@@ -12,7 +12,6 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -30,45 +29,20 @@ def digest_of(details: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def seal(
-    *,
-    seq: int,
-    at: datetime,
-    actor_id: uuid.UUID | None,
-    action: str,
-    object_type: str,
-    object_id: str,
-    building_id: uuid.UUID | None,
-    digest: str,
-    prev_hash: str,
-) -> str:
-    fields = [
-        str(seq),
-        at.isoformat(timespec="microseconds"),
-        str(actor_id or ""),
-        action,
-        object_type,
-        object_id,
-        str(building_id or ""),
-        digest,
-        prev_hash,
-    ]
-    return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
-
-
 def seal_event(event: AuditEvent) -> str:
     """The hash that seals ``event``: its own fields and the hash of the one before."""
-    return seal(
-        seq=event.seq,
-        at=event.at,
-        actor_id=event.actor_id,
-        action=event.action,
-        object_type=event.object_type,
-        object_id=event.object_id,
-        building_id=event.building_id,
-        digest=event.digest,
-        prev_hash=event.prev_hash,
-    )
+    fields = [
+        str(event.seq),
+        event.at.isoformat(timespec="microseconds"),
+        str(event.actor_id or ""),
+        event.action,
+        event.object_type,
+        event.object_id,
+        str(event.building_id or ""),
+        event.digest,
+        event.prev_hash,
+    ]
+    return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
 
 
 def _take_head(db: Session) -> tuple[int, str]:
