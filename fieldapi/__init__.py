@@ -41,14 +41,28 @@ class FieldApi(Api):
 
 def _blueprints():
     from fieldapi.areas.views import blp as areas
+    from fieldapi.audit.views import blp as audit
     from fieldapi.auth.views import blp as auth
     from fieldapi.buildings.views import blp as buildings
     from fieldapi.checklists.views import blp as checklists
+    from fieldapi.fieldwork.views import blp as fieldwork
     from fieldapi.ops.views import blp as ops
     from fieldapi.photos.views import blp as photos
+    from fieldapi.review.views import blp as review
     from fieldapi.users.views import blp as users
 
-    return (ops, auth, areas, users, buildings, photos, checklists)
+    return (
+        ops,
+        auth,
+        areas,
+        users,
+        buildings,
+        photos,
+        checklists,
+        fieldwork,
+        review,
+        audit,
+    )
 
 
 def _configure_jwt(app: Flask) -> None:

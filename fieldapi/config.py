@@ -22,6 +22,20 @@ def _int(environ: dict[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, not {raw!r}") from exc
 
 
+def _deadlines(environ: dict[str, str], name: str) -> tuple[tuple[str, int], ...]:
+    """``critical=24,major=168,minor=720``: hours per severity; a severity left out keeps
+    its default."""
+    hours = dict(Settings.hazard_deadline_hours)
+    raw = (environ.get(name) or "").strip()
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        severity, _, value = part.partition("=")
+        severity = severity.strip()
+        if severity not in hours or not value.strip().isdigit() or int(value) < 1:
+            raise ValueError(f"{name}: expected severity=hours for {sorted(hours)}, not {part!r}")
+        hours[severity] = int(value)
+    return tuple(hours.items())
+
+
 def _load_or_create_secret(data_dir: Path) -> str:
     """Keep one random key in the data dir so tokens survive restarts."""
     path = data_dir / "secret_key"
@@ -64,6 +78,14 @@ class Settings:
     photo_link_seconds: int = 600
     photo_max_distance_m: int = 200
     photo_max_age_hours: int = 72
+    # Rectification deadlines by hazard severity, and how long a review stage may take.
+    hazard_deadline_hours: tuple[tuple[str, int], ...] = (
+        ("critical", 24),
+        ("major", 7 * 24),
+        ("minor", 30 * 24),
+    )
+    review_stage_hours: int = 72
+    self_check_notice_days: int = 3
 
     @property
     def embedded(self) -> bool:
@@ -104,4 +126,11 @@ class Settings:
             photo_link_seconds=_int(env, "FIELDAPI_PHOTO_LINK_SECONDS", 600),
             photo_max_distance_m=_int(env, "FIELDAPI_PHOTO_MAX_DISTANCE_M", 200),
             photo_max_age_hours=_int(env, "FIELDAPI_PHOTO_MAX_AGE_HOURS", 72),
+            hazard_deadline_hours=_deadlines(env, "FIELDAPI_HAZARD_DEADLINE_HOURS"),
+            review_stage_hours=_int(env, "FIELDAPI_REVIEW_STAGE_HOURS", 72),
+            self_check_notice_days=_int(env, "FIELDAPI_SELF_CHECK_NOTICE_DAYS", 3),
         )
+
+    def hazard_deadline(self, severity: str) -> int:
+        """Hours a hazard of ``severity`` may stay open."""
+        return dict(self.hazard_deadline_hours)[severity]

@@ -6,7 +6,9 @@ from fieldapi.auth.models import AuthSession, RateCounter
 from fieldapi.buildings.models import Building, BuildingChange, Equipment, Resident, Shop, Unit
 from fieldapi.checklists.models import ChecklistItem, ChecklistTemplate
 from fieldapi.core.db import Base
+from fieldapi.fieldwork.models import Hazard, Inspection, InspectionResult, PhotoWait, Rectification
 from fieldapi.photos.models import Photo, PhotoUse
+from fieldapi.review.models import RoutingRule, Submission, SubmissionEvent
 from fieldapi.users.models import User, UserArea, UserBuilding
 
 __all__ = [
@@ -20,11 +22,19 @@ __all__ = [
     "ChecklistItem",
     "ChecklistTemplate",
     "Equipment",
+    "Hazard",
+    "Inspection",
+    "InspectionResult",
     "Photo",
     "PhotoUse",
+    "PhotoWait",
     "RateCounter",
+    "Rectification",
     "Resident",
+    "RoutingRule",
     "Shop",
+    "Submission",
+    "SubmissionEvent",
     "Unit",
     "User",
     "UserArea",

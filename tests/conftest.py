@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from fieldapi import create_app
 from fieldapi.config import Settings
+from fieldapi.review.defaults import install_defaults
 from fieldapi.core import migrate
 from fieldapi.models import Base
 from tests.support.world import World, build_world
@@ -101,6 +102,14 @@ def migrated(settings):
 def app(migrated):
     yield migrated
     _empty_tables(migrated.extensions["fieldapi.engine"])
+    _restore_reference_data(migrated)
+
+
+def _restore_reference_data(app) -> None:
+    """Rows the migrations install, which every test starts from: the default routing table."""
+    with app.extensions["fieldapi.sessionmaker"]() as session:
+        install_defaults(session)
+        session.commit()
 
 
 def _empty_tables(engine) -> None:

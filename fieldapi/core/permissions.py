@@ -28,17 +28,28 @@ _READ_FILE = {
     "photo.read",
     "photo.upload",
     "template.read",
+    "inspection.read",
+    "hazard.read",
+    "submission.read",
+    "inbox.read",
 }
 _COLLECT = {"building.create", "building.update"}
 _PERSONAL_DATA = {"resident.pii.read", "building.residents.write"}
-# Reviewers (grid staff and above) may open the untouched original of a photo.
-_EVIDENCE = {"photo.original.read"}
+# Reviewers (grid staff and above) may open the untouched original of a photo, and read
+# the audit trail of what lies in their scope.
+_EVIDENCE = {"photo.original.read", "audit.read"}
+# Field work: inspecting (the kind of inspection a role does is checked by the service),
+# deciding at a review stage, and sending returned work back.
+_FIELD = {"inspection.write", "submission.resubmit"}
+_REVIEW = {"submission.decide"}
 
 ROLE_VERBS: dict[str, frozenset[str]] = {
     "admin": frozenset(
         {
             "area.write",
             "template.write",
+            "routing.read",
+            "routing.write",
             "user.read",
             "user.write",
             *_READ_FILE,
@@ -47,11 +58,15 @@ ROLE_VERBS: dict[str, frozenset[str]] = {
             *_EVIDENCE,
         }
     ),
-    "building_manager": frozenset({*_READ_FILE, "building.update", *_PERSONAL_DATA}),
-    "grid_staff": frozenset({*_READ_FILE, *_COLLECT, *_EVIDENCE}),
-    "officer": frozenset({*_READ_FILE, *_COLLECT, *_PERSONAL_DATA}),
-    "fire_office": frozenset({*_READ_FILE, *_EVIDENCE}),
-    "fire_police": frozenset({*_READ_FILE, *_EVIDENCE}),
+    "building_manager": frozenset(
+        {*_READ_FILE, "building.update", *_PERSONAL_DATA, *_FIELD, "rectification.write"}
+    ),
+    "grid_staff": frozenset(
+        {*_READ_FILE, *_COLLECT, *_EVIDENCE, *_FIELD, *_REVIEW, "hazard.report"}
+    ),
+    "officer": frozenset({*_READ_FILE, *_COLLECT, *_PERSONAL_DATA, *_FIELD, "hazard.report"}),
+    "fire_office": frozenset({*_READ_FILE, *_EVIDENCE, *_FIELD, *_REVIEW}),
+    "fire_police": frozenset({*_READ_FILE, *_EVIDENCE, *_FIELD, *_REVIEW}),
 }
 
 # Routes added by libraries rather than by our views.

@@ -117,4 +117,15 @@ def scoped(actor: Actor, model: type) -> Select:
     return select(model).where(where(actor, model))
 
 
+def register_building_child(model: type) -> None:
+    """A model with a ``building_id`` is visible where its building is."""
+
+    def clause(actor: Actor) -> ColumnElement[bool]:
+        from fieldapi.buildings.models import Building
+
+        return model.building_id.in_(select(Building.id).where(where(actor, Building)))
+
+    register(model, clause)
+
+
 register(Area, area_clause)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
@@ -33,6 +34,15 @@ from storage import BlobStore, TooLarge, UploadInstruction
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 CHUNK = 256 * 1024
 MIB = 1024 * 1024
+
+
+# Called with (db, photo) once a photo is verified: records waiting for it carry on.
+_VERIFIED_LISTENERS: list[Callable[[Session, Photo], None]] = []
+
+
+def on_verified(listener: Callable[[Session, Photo], None]) -> None:
+    if listener not in _VERIFIED_LISTENERS:
+        _VERIFIED_LISTENERS.append(listener)
 
 
 @dataclass(frozen=True)
@@ -239,6 +249,8 @@ def verify_stored(*, db: Session, blobs: BlobStore, photo: Photo, stored_size: i
     photo.phash = facts.phash
     photo.verified_at = utcnow()
     db.flush()
+    for listener in _VERIFIED_LISTENERS:
+        listener(db, photo)
     return photo
 
 

@@ -1,0 +1,1 @@
+"""Field work: inspections against a checklist, the hazards they find, and rectifications."""
