@@ -75,9 +75,15 @@ def create_admin(username: str) -> None:
 def demo_seed() -> None:
     """Fill an empty database with a demo district, its buildings and one account per role."""
     from fieldapi.demo.seed import seed
+    from fieldapi.fieldwork.service import Policy
 
     with current_app.extensions["fieldapi.sessionmaker"]() as session, session.begin():
-        accounts = seed(session, passwords=current_app.extensions["fieldapi.passwords"])
+        accounts = seed(
+            session,
+            passwords=current_app.extensions["fieldapi.passwords"],
+            blobs=current_app.extensions["fieldapi.blobs"],
+            policy=Policy.current(),
+        )
     if not accounts:
         click.echo("demo data already present; nothing done")
         return
@@ -124,9 +130,33 @@ def photos_gc() -> None:
         click.echo(line)
 
 
+fieldwork_cli = AppGroup("fieldwork", help="Checklists and hazards.")
+
+
+@fieldwork_cli.command("install-templates")
+def install_templates() -> None:
+    """Publish the default fire-safety self-check for every use type that has no template."""
+    from fieldapi.checklists.defaults import ensure_defaults
+
+    with current_app.extensions["fieldapi.sessionmaker"]() as session, session.begin():
+        made = ensure_defaults(session)
+    click.echo(f"published {len(made)} default templates")
+
+
+@fieldwork_cli.command("refresh-risk")
+def refresh_risk() -> None:
+    """Recompute every building's risk level (run daily: hazards become overdue with time)."""
+    from fieldapi.fieldwork.service import refresh_all_risks
+
+    with current_app.extensions["fieldapi.sessionmaker"]() as session, session.begin():
+        changed = refresh_all_risks(session)
+    click.echo(f"risk level changed for {changed} buildings")
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(create_admin)
     app.cli.add_command(demo_seed)
     app.cli.add_command(audit_cli)
     app.cli.add_command(photos_cli)
+    app.cli.add_command(fieldwork_cli)

@@ -19,9 +19,9 @@ from sqlalchemy import text
 
 from fieldapi import create_app
 from fieldapi.config import Settings
-from fieldapi.review.defaults import install_defaults
 from fieldapi.core import migrate
 from fieldapi.models import Base
+from fieldapi.review.defaults import install_defaults
 from tests.support.world import World, build_world
 
 pytest_plugins = ["tests.support.seaweedfs"]

@@ -27,9 +27,12 @@ from fieldapi.buildings.service import create_building
 from fieldapi.checklists.defaults import ensure_defaults
 from fieldapi.core.db import utcnow
 from fieldapi.core.scope import Actor
+from fieldapi.demo.fieldwork import seed_field_work
+from fieldapi.fieldwork.service import Policy
 from fieldapi.users.models import User
 from fieldapi.users.schemas import UserCreateSchema
 from fieldapi.users.service import create_user
+from storage import BlobStore
 
 
 class Grid(NamedTuple):
@@ -303,8 +306,17 @@ def _account(session: Session, passwords: Passwords, account: Account, **given) 
     return create_user(db=session, passwords=passwords, data=data)
 
 
-def seed(session: Session, *, passwords: Passwords) -> list[tuple[str, str, str]]:
-    """Build the demo district in an empty database; with any account present, do nothing."""
+def seed(
+    session: Session,
+    *,
+    passwords: Passwords,
+    blobs: BlobStore | None = None,
+    policy: Policy | None = None,
+) -> list[tuple[str, str, str]]:
+    """Build the demo district in an empty database; with any account present, do nothing.
+
+    Given a blob store and the field work policy, the district also gets its field work so
+    far: photos, inspections, hazards and rectifications at every review stage."""
     if session.scalar(select(User.id).limit(1)) is not None:
         return []
     demo = DemoDistrict()
@@ -344,4 +356,6 @@ def seed(session: Session, *, passwords: Passwords) -> list[tuple[str, str, str]
             _account(session, passwords, account, area_ids=[areas[account.given]])
     ensure_defaults(session)
     session.flush()
+    if blobs is not None and policy is not None:
+        seed_field_work(session, blobs=blobs, policy=policy)
     return [(account.username, account.password, account.role) for account in ACCOUNTS]

@@ -6,11 +6,14 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
 
 from fieldapi.core import db as database
 from fieldapi.core import migrate
 from fieldapi.models import Base
+from fieldapi.review.defaults import DEFAULT_RULES
+from fieldapi.review.models import RoutingRule
 from tests.conftest import PG_ADMIN_URL
 
 
@@ -48,3 +51,14 @@ def test_downgrade_to_base_and_up_again(empty_engine):
     assert set(inspect(empty_engine).get_table_names()) <= {"alembic_version"}
     migrate.upgrade(empty_engine)
     assert migrate.current_heads(empty_engine) == migrate.script_heads()
+
+
+def test_a_new_install_routes_with_the_default_table(empty_engine):
+    """The migration writes the routing table the code ships as its default, row for row."""
+    migrate.upgrade(empty_engine)
+    with Session(empty_engine) as session:
+        stored = [
+            {name: getattr(rule, name) for name in DEFAULT_RULES[0]}
+            for rule in session.scalars(select(RoutingRule).order_by(RoutingRule.position))
+        ]
+    assert stored == [dict(rule) for rule in DEFAULT_RULES]

@@ -13,6 +13,7 @@ from fieldapi.buildings.models import Building, BuildingChange, Equipment, Resid
 from fieldapi.core.db import utcnow
 from fieldapi.demo.seed import DemoDistrict
 from fieldapi.models import Base
+from fieldapi.photos.models import Photo, PhotoUse
 from fieldapi.users.models import User, UserArea, UserBuilding
 
 EXPECTED_ROLES = {
@@ -328,3 +329,39 @@ def test_the_same_district_every_run():
     card = {"name": "陈国平", "phone": "13926581234"}
 
     assert list(first.files(card)) == list(second.files(card))
+
+
+def test_field_work_at_every_stage(client, accounts, sign_in):
+    """Each reviewer finds work at their stage, the manager finds returned work and hazards
+    to rectify, and the district has open and overdue hazards."""
+    stages = {}
+    for who in ("gridworker1", "gridworker2", "fireoffice1", "firepolice1", "manager1"):
+        response = client.get("/api/v1/inbox", query_string={"limit": 200}, headers=sign_in(who))
+        assert response.status_code == 200, response.get_json()
+        stages[who] = {(item["kind"], item["stage"]) for item in response.get_json()["items"]}
+    assert ("review", "grid_review") in stages["gridworker1"]
+    assert ("review", "grid_review") in stages["gridworker2"]
+    assert ("review", "office_review") in stages["fireoffice1"]
+    assert ("review", "police_review") in stages["firepolice1"]
+    assert ("returned", "returned") in stages["manager1"]
+    assert ("hazard_due", None) in stages["manager1"]
+
+    response = client.get(
+        "/api/v1/submissions", query_string={"limit": 200}, headers=sign_in("firepolice1")
+    )
+    seen = {item["stage"] for item in response.get_json()["items"]}
+    assert seen == {"grid_review", "office_review", "police_review", "closed", "returned"}
+
+    hazards = client.get(
+        "/api/v1/hazards", query_string={"limit": 200}, headers=sign_in("firepolice1")
+    ).get_json()["items"]
+    assert any(h["status"] == "open" and not h["overdue"] for h in hazards)
+    assert any(h["overdue"] for h in hazards)
+    assert any(h["status"] == "rectifying" for h in hazards)
+
+
+def test_field_photos_are_verified_and_taken_at_the_building(db, accounts):
+    uses = db.scalars(select(PhotoUse)).all()
+    assert uses, "the demo's inspections carry photos"
+    assert all(db.get(Photo, use.photo_id).status == "verified" for use in uses)
+    assert not [use.flags for use in uses if use.flags], "demo photos raise no flags"

@@ -9,7 +9,8 @@ def test_clean_self_check_closes_at_grid_review(field):
     answer = field.submitted("mgr1")
     assert answer["status"] == "submitted"
     assert answer["stage"] == "grid_review"
-    assert answer["failed"] == [] and answer["hazard_ids"] == []
+    assert answer["failed"] == []
+    assert answer["hazard_ids"] == []
     submission_id = answer["submission_id"]
     assert any(i["submission_id"] == submission_id for i in field.inbox("gw1"))
     closed = field.approve_all(submission_id)
@@ -35,7 +36,8 @@ def test_failed_items_become_hazards_and_go_the_whole_way(field):
     assert field.hazard("mgr1", critical["id"])["status"] == "rectifying"
     field.approve_all(rect.get_json()["submission_id"])
     after = field.hazard("mgr1", critical["id"])
-    assert after["status"] == "closed" and after["closed_at"]
+    assert after["status"] == "closed"
+    assert after["closed_at"]
 
 
 def test_return_and_resubmit(field):
