@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from typing import Any
 
@@ -9,9 +11,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fieldapi.checklists.models import ChecklistTemplate
+from fieldapi.core.etag import make_etag
 from fieldapi.fieldwork.models import Hazard, Inspection, Rectification
 from fieldapi.fieldwork.service import photo_flags, waiting_for
 from fieldapi.review import service as review
+
+
+def content_etag(kind: str, body: dict[str, Any]) -> str:
+    """An ETag over what the answer says: it changes when anything shown changes, the
+    record itself or what is derived from elsewhere (its review stage, flags, overdue)."""
+    text = json.dumps(body, sort_keys=True, default=str, separators=(",", ":"))
+    return make_etag(kind, hashlib.sha256(text.encode()).hexdigest(), 0)
+
+
+def inspection_etag(db: Session, inspection: Inspection) -> str:
+    return content_etag("inspection", present_inspection(db, inspection))
+
+
+def hazard_etag(db: Session, hazard: Hazard) -> str:
+    return content_etag("hazard", present_hazard(db, hazard))
 
 
 def _location(obj) -> dict[str, float] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, ValidationError, fields, validate
 
 from fieldapi.checklists.models import SEVERITIES
 from fieldapi.checklists.schemas import CATEGORY, ITEM_CODE
@@ -35,8 +35,17 @@ class PastTime(fields.AwareDateTime):
         return when
 
 
+def _distinct(value: list) -> None:
+    if len(set(value)) != len(value):
+        raise ValidationError("A photo is named twice.")
+
+
 def _photo_ids(least: int = 0, **kwargs):
-    return fields.List(fields.UUID(), validate=validate.Length(min=least, max=MAX_PHOTOS), **kwargs)
+    return fields.List(
+        fields.UUID(),
+        validate=[validate.Length(min=least, max=MAX_PHOTOS), _distinct],
+        **kwargs,
+    )
 
 
 class ResultSchema(Schema):
@@ -193,8 +202,3 @@ class ResubmitSchema(Schema):
     note = fields.String(validate=validate.Length(min=1, max=2000))
     description = fields.String(validate=validate.Length(min=1, max=2000))
     photo_ids = _photo_ids(1)
-
-    @validates("photo_ids")
-    def _distinct(self, value, **_kwargs):
-        if len(set(value)) != len(value):
-            raise ValidationError("A photo is named twice.")

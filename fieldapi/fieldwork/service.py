@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from fieldapi.audit import service as audit
@@ -24,7 +24,7 @@ from fieldapi.checklists.models import ChecklistTemplate
 from fieldapi.checklists.service import current_template
 from fieldapi.core import scope
 from fieldapi.core.db import utcnow
-from fieldapi.core.etag import make_etag, require_match
+from fieldapi.core.etag import require_match
 from fieldapi.core.pagination import paginate
 from fieldapi.core.problems import Conflict, Forbidden, NotFound, Problem, ValidationFailed
 from fieldapi.core.scope import Actor
@@ -76,14 +76,6 @@ class Policy:
 
     def due_at(self, severity: str, since: datetime) -> datetime:
         return since + timedelta(hours=self.deadline_hours[severity])
-
-
-def inspection_etag(inspection: Inspection) -> str:
-    return make_etag("inspection", inspection.id, inspection.version)
-
-
-def hazard_etag(hazard: Hazard) -> str:
-    return make_etag("hazard", hazard.id, hazard.version)
 
 
 # ---------------------------------------------------------------- shared checks
@@ -445,7 +437,9 @@ def update_inspection(
 ) -> Inspection:
     """Change a draft, or an inspection returned to its inspector (If-Match required)."""
     inspection = get_inspection(db=db, actor=actor, inspection_id=inspection_id)
-    require_match(if_match, inspection_etag(inspection))
+    from fieldapi.fieldwork.present import inspection_etag
+
+    require_match(if_match, inspection_etag(db, inspection))
     _editable(db, actor, inspection)
     template = db.get(ChecklistTemplate, inspection.template_id)
     if "items" in data:
@@ -620,9 +614,20 @@ def _inspection_closed(db: Session, submission: Submission, event: SubmissionEve
     if building.last_inspected_at is None or building.last_inspected_at < inspection.performed_at:
         building.last_inspected_at = inspection.performed_at
     if inspection.kind == "self_check":
-        next_due = inspection.performed_at + timedelta(days=building.self_check_interval_days)
-        if building.next_self_check_due_at is None or building.next_self_check_due_at < next_due:
-            building.next_self_check_due_at = next_due
+        # The next one is due an interval after the latest self-check that closed (a late
+        # closing of an older one does not pull the date back).
+        latest = db.scalar(
+            select(func.max(Inspection.performed_at))
+            .join(Submission, Submission.subject_id == Inspection.id)
+            .where(
+                Inspection.building_id == building.id,
+                Inspection.kind == "self_check",
+                Submission.subject_type == "inspection",
+                Submission.stage == "closed",
+            )
+        )
+        latest = max(latest or inspection.performed_at, inspection.performed_at)
+        building.next_self_check_due_at = latest + timedelta(days=building.self_check_interval_days)
     db.flush()
 
 
@@ -919,6 +924,9 @@ def resubmit(
         finish = _finish_hazard
     else:
         subject = db.get(Rectification, submission.subject_id)
+        hazard = db.get(Hazard, subject.hazard_id)
+        if hazard.status != "open":
+            raise Conflict(f"The hazard is {hazard.status}; there is nothing left to rectify.")
         if "note" in data:
             subject.note = data["note"]
         finish = _finish_rectification

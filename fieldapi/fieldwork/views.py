@@ -12,7 +12,12 @@ from fieldapi.core.http import conditional, with_etag
 from fieldapi.core.pagination import PageArgs
 from fieldapi.core.permissions import requires
 from fieldapi.fieldwork import service, timeline
-from fieldapi.fieldwork.present import present_hazard, present_inspection, present_rectification
+from fieldapi.fieldwork.present import (
+    content_etag,
+    present_hazard,
+    present_inspection,
+    present_rectification,
+)
 from fieldapi.fieldwork.schemas import (
     HazardListArgs,
     HazardPageSchema,
@@ -57,11 +62,8 @@ class Inspections(MethodView):
         Without template_id, the current template for the building's use type is used."""
         db = database.session()
         inspection, created = service.open_inspection(db=db, actor=actor(), data=body)
-        return with_etag(
-            present_inspection(db, inspection),
-            service.inspection_etag(inspection),
-            201 if created else 200,
-        )
+        body = present_inspection(db, inspection)
+        return with_etag(body, content_etag("inspection", body), 201 if created else 200)
 
 
 @blp.route("/inspections/<uuid:inspection_id>")
@@ -73,7 +75,8 @@ class InspectionItem(MethodView):
         """One inspection, with its results, photo flags and where it is in review."""
         db = database.session()
         inspection = service.get_inspection(db=db, actor=actor(), inspection_id=inspection_id)
-        return conditional(present_inspection(db, inspection), service.inspection_etag(inspection))
+        body = present_inspection(db, inspection)
+        return conditional(body, content_etag("inspection", body))
 
     @requires("inspection.write")
     @blp.arguments(InspectionUpdateSchema)
@@ -91,7 +94,8 @@ class InspectionItem(MethodView):
             data=body,
             if_match=request.headers.get("If-Match"),
         )
-        return with_etag(present_inspection(db, inspection), service.inspection_etag(inspection))
+        body = present_inspection(db, inspection)
+        return with_etag(body, content_etag("inspection", body))
 
 
 @blp.route("/inspections/<uuid:inspection_id>/submit")
@@ -107,10 +111,9 @@ class InspectionSubmit(MethodView):
             db=db, actor=actor(), inspection_id=inspection_id, policy=service.Policy.current()
         )
         inspection = outcome.subject
+        body = present_inspection(db, inspection)
         return with_etag(
-            present_inspection(db, inspection),
-            service.inspection_etag(inspection),
-            202 if outcome.waiting_for else 200,
+            body, content_etag("inspection", body), 202 if outcome.waiting_for else 200
         )
 
 
@@ -138,11 +141,8 @@ class Hazards(MethodView):
         outcome, created = service.report_hazard(
             db=db, actor=actor(), data=body, policy=service.Policy.current()
         )
-        return with_etag(
-            present_hazard(db, outcome.subject),
-            service.hazard_etag(outcome.subject),
-            201 if created else 200,
-        )
+        body = present_hazard(db, outcome.subject)
+        return with_etag(body, content_etag("hazard", body), 201 if created else 200)
 
 
 @blp.route("/hazards/<uuid:hazard_id>")
@@ -154,7 +154,8 @@ class HazardItem(MethodView):
         """One hazard: severity, deadline, whether it is overdue, and its state."""
         db = database.session()
         hazard = service.get_hazard(db=db, actor=actor(), hazard_id=hazard_id)
-        return conditional(present_hazard(db, hazard), service.hazard_etag(hazard))
+        body = present_hazard(db, hazard)
+        return conditional(body, content_etag("hazard", body))
 
 
 @blp.route("/hazards/<uuid:hazard_id>/rectifications")

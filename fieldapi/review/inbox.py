@@ -56,7 +56,11 @@ def _parts(actor: Actor, now: datetime, notice_days: int) -> list[Select]:
                     Submission.stage_entered_at,
                     Submission.stage,
                 )
-            ).where(Submission.stage.in_(my_stages), scope.where(actor, Submission))
+            ).where(
+                Submission.stage.in_(my_stages),
+                Submission.submitter_id != actor.user_id,  # nobody reviews their own work
+                scope.where(actor, Submission),
+            )
         )
     parts.append(
         select(

@@ -69,8 +69,9 @@ class DecisionSchema(Schema):
 
 
 class RoutingRuleSchema(Schema):
-    id = fields.UUID(dump_only=True)
-    position = fields.Integer(dump_only=True)
+    # As read; ignored on write, where the order of the list is the order of the rules.
+    id = fields.UUID(allow_none=True)
+    position = fields.Integer(allow_none=True)
     subject_type = fields.String(
         load_default=None, allow_none=True, validate=validate.OneOf(SUBJECT_TYPES)
     )

@@ -30,7 +30,7 @@ from fieldapi.core.etag import make_etag, require_match
 from fieldapi.core.pagination import paginate
 from fieldapi.core.problems import Conflict, Forbidden, NotFound, ValidationFailed
 from fieldapi.core.scope import Actor
-from fieldapi.fieldwork.models import SEVERITY_RANK
+from fieldapi.fieldwork.models import SEVERITY_RANK, InspectionResult
 from fieldapi.review.models import (
     REVIEW_STAGES,
     STAGE_ROLE,
@@ -335,6 +335,24 @@ def check_resubmittable(submission: Submission, actor: Actor, if_match: str | No
     _resubmittable(submission, actor)
 
 
+def _check_items(db: Session, submission: Submission, items: list[str]) -> None:
+    """Items named in a decision are checklist items of the inspection decided on."""
+    if not items:
+        return
+    if submission.subject_type != "inspection":
+        raise ValidationFailed.field("/items", "Only an inspection has checklist items to name.")
+    checked = set(
+        db.scalars(
+            select(InspectionResult.code).where(
+                InspectionResult.inspection_id == submission.subject_id
+            )
+        )
+    )
+    for index, code in enumerate(items):
+        if code not in checked:
+            raise ValidationFailed.field(f"/items/{index}", "Not an item of this inspection.")
+
+
 def decide(
     *,
     db: Session,
@@ -355,11 +373,14 @@ def decide(
         raise Forbidden("A returned submission waits for its submitter to resubmit it.")
     if STAGE_ROLE[stage] != actor.role:
         raise Forbidden(f"At {stage} the decision is for {STAGE_ROLE[stage]}.")
+    if submission.submitter_id == actor.user_id:
+        raise Forbidden("You submitted this; someone else reviews it.")
     allowed = ("reopen",) if stage == "closed" else ("approve", "return")
     if decision not in allowed:
         raise Conflict(f"At {stage} the decision can be: {', '.join(allowed)}.")
     if decision in ("return", "reopen") and not (reason or "").strip():
         raise ValidationFailed.field("/reason", "Say why, for the person who must act on it.")
+    _check_items(db, submission, items)
 
     if decision == "approve":
         route = submission.route
