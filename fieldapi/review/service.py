@@ -227,9 +227,12 @@ def _transition(
     to_stage: str,
     now: datetime,
     stage_hours: int,
+    decided_on: int,
     reason: str | None = None,
     items: list[str] | None = None,
 ) -> SubmissionEvent:
+    """Record one transition. ``decided_on`` is the version the actor acted on (0 for the
+    first submit), taken before anything changed."""
     event = SubmissionEvent(
         seq=len(submission.events) + 1,
         decision=decision,
@@ -239,7 +242,7 @@ def _transition(
         actor_role=actor.role,
         reason=reason,
         items=list(items or []),
-        version=submission.version or 1,
+        version=decided_on,
         at=now,
     )
     submission.events.append(event)
@@ -293,6 +296,7 @@ def submit(
     """
     now = utcnow()
     submission = submission_for(db, subject_type, subject_id)
+    decided_on = submission.version if submission is not None else 0
     if submission is None:
         submission = Submission(
             id=uuid.uuid4(),
@@ -309,7 +313,8 @@ def submit(
         _resubmittable(submission, actor)
         decision = "resubmit"
         submission.submitted_at = now
-    _route(db, submission, facts)
+    with db.no_autoflush:  # one write of the submission, one new version
+        _route(db, submission, facts)
     first = submission.route[0] if submission.route else "closed"
     _transition(
         db,
@@ -319,6 +324,7 @@ def submit(
         to_stage=first,
         now=now,
         stage_hours=stage_hours,
+        decided_on=decided_on,
     )
     return submission
 
@@ -381,6 +387,7 @@ def decide(
     if decision in ("return", "reopen") and not (reason or "").strip():
         raise ValidationFailed.field("/reason", "Say why, for the person who must act on it.")
     _check_items(db, submission, items)
+    decided_on = submission.version
 
     if decision == "approve":
         route = submission.route
@@ -398,7 +405,8 @@ def decide(
         to_stage=to_stage,
         now=utcnow(),
         stage_hours=stage_hours,
-        reason=reason.strip() if reason else None,
+        decided_on=decided_on,
+        reason=(reason or "").strip() or None,
         items=items,
     )
     return submission
