@@ -1,0 +1,266 @@
+"""Of many decisions sent at once on the same version of a submission, exactly one applies.
+
+Every request of a race runs on its own thread with its own client (so its own database
+connection and transaction), carries the same If-Match, and is released by one barrier.
+The submission's row lock makes the later ones see the version the first one wrote: they
+answer 412, and nothing of theirs reaches the history or the audit trail.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from fieldapi.audit import service as audit
+from fieldapi.audit.models import AuditEvent
+from fieldapi.checklists.defaults import DEFAULT_ITEMS
+from fieldapi.core.problems import PreconditionFailed
+from fieldapi.core.scope import Actor
+from fieldapi.review import service as review
+from fieldapi.review.models import Submission
+from tests.fieldwork.conftest import REVIEWER, assert_problem, now_iso
+
+THREADS = 8
+ROUNDS = 5
+FULL = ["grid_review", "office_review", "police_review"]
+
+
+@pytest.fixture(autouse=True)
+def _row_locks(backend):
+    if backend != "server":
+        pytest.skip("SQLite serializes writers itself; the row-lock race needs PostgreSQL")
+
+
+def _self_check(field, failed: str | None = None) -> dict:
+    """mgr1's self-check of B1, submitted: the photographed items not applicable, the plain
+    ones passed, ``failed`` (a photographed item) failing. Its submit answer."""
+    items = []
+    for item in DEFAULT_ITEMS:
+        code = item["code"]
+        if code == failed:
+            items.append({"code": code, "result": "fail", "note": "Found failing",
+                          "photo_ids": [field.photo("mgr1")]})  # fmt: skip
+        else:
+            items.append({"code": code, "result": "na" if item["photo_required"] else "pass"})
+    body = {
+        "id": str(uuid.uuid4()),
+        "building_id": str(field.world.buildings["B1"]),
+        "kind": "self_check",
+        "performed_at": now_iso(),
+        "items": items,
+    }
+    created = field.create("mgr1", body)
+    assert created.status_code == 201, created.get_json()
+    answer = field.submit("mgr1", body["id"])
+    assert answer.status_code == 200, answer.get_json()
+    return answer.get_json()
+
+
+def _decisions(sid: str) -> str:
+    return f"/api/v1/submissions/{sid}/decisions"
+
+
+def _at_once(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run every call on its own thread, all released together by one barrier; what each
+    returned, or the exception it raised."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(n: int, call: Callable[[], Any]) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[n] = call()
+        except BaseException as exc:  # pragma: no cover - reported by the caller
+            results[n] = exc
+
+    threads = [
+        threading.Thread(target=run, args=(n, call), daemon=True) for n, call in enumerate(calls)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a call never finished (deadlock?)"
+    return results
+
+
+def _race(app, calls: list[tuple[str, dict, dict]]) -> list:
+    """POST every (path, headers, body) at once, each from its own thread and client."""
+    answers = _at_once(
+        [
+            partial(app.test_client().post, path, json=body, headers=headers)
+            for path, headers, body in calls
+        ]
+    )
+    assert [a for a in answers if isinstance(a, BaseException)] == []
+    return answers
+
+
+def _one_applied(answers: list):
+    """Exactly one answer is 200; every other one is a 412 precondition-failed problem."""
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200] + [412] * (len(answers) - 1), codes
+    for answer in answers:
+        if answer.status_code == 412:
+            assert_problem(answer, 412, "precondition-failed")
+    (winner,) = [a for a in answers if a.status_code == 200]
+    return winner
+
+
+def _audited(app, sid: str, *actions: str) -> list[str]:
+    """The actions of the audit events recorded for this submission, in chain order."""
+    with app.extensions["fieldapi.sessionmaker"]() as db:
+        return list(
+            db.scalars(
+                select(AuditEvent.action)
+                .where(
+                    AuditEvent.object_type == "submission",
+                    AuditEvent.object_id == str(sid),
+                    AuditEvent.action.in_(actions),
+                )
+                .order_by(AuditEvent.seq)
+            )
+        )
+
+
+def _verify(app):
+    with app.extensions["fieldapi.sessionmaker"]() as db:
+        return audit.verify(db)
+
+
+@pytest.mark.parametrize("failed", [None, "EBIKE-01"], ids=["clean", "critical"])
+def test_one_of_many_approvals_applies_at_every_stage(app, field, as_user, failed):
+    for _ in range(ROUNDS):
+        sid = _self_check(field, failed)["submission_id"]
+        route = field.submission("admin", sid).get_json()["route"]
+        assert route == (FULL if failed else ["grid_review"])
+        for n, stage in enumerate(route, start=1):
+            seen = field.submission("admin", sid)
+            etag = seen.headers["ETag"]
+            headers = {**as_user(REVIEWER[stage]), "If-Match": etag}
+            answers = _race(app, [(_decisions(sid), headers, {"decision": "approve"})] * THREADS)
+            winner = _one_applied(answers)
+            assert winner.get_json()["stage"] == (route[n] if n < len(route) else "closed")
+            current = field.submission("admin", sid)
+            assert current.headers["ETag"] == winner.headers["ETag"] != etag
+            history = current.get_json()["history"]
+            assert [h["decision"] for h in history] == ["submit", *["approve"] * n]
+            assert [h["stage"] for h in history[1:]] == route[:n]
+            assert history[-1]["version"] == seen.get_json()["version"]
+            assert _audited(app, sid, "submission.approve") == ["submission.approve"] * n
+        assert field.submission("admin", sid).get_json()["stage"] == "closed"
+    verdict = _verify(app)
+    assert verdict.ok, verdict
+
+
+def test_approve_and_return_at_once_only_one_applies(app, field, as_user):
+    for round_ in range(ROUNDS):
+        sid = _self_check(field, "EBIKE-01")["submission_id"]
+        headers = {**as_user("gw1"), "If-Match": field.etag(sid)}
+        approve = {"decision": "approve"}
+        back = {"decision": "return", "reason": f"Round {round_}: the stairwell photo is dark"}
+        calls = [(_decisions(sid), headers, approve if n % 2 else back) for n in range(THREADS)]
+        winner = _one_applied(_race(app, calls))
+
+        current = field.submission("admin", sid).get_json()
+        assert current["stage"] == winner.get_json()["stage"]
+        history = current["history"]
+        assert len(history) == 2
+        decided = history[-1]["decision"]
+        assert decided in ("approve", "return")
+        assert current["stage"] == ("office_review" if decided == "approve" else "returned")
+        if decided == "return":
+            assert history[-1]["reason"] == back["reason"]
+        assert _audited(app, sid, "submission.approve", "submission.return") == [
+            f"submission.{decided}"
+        ]
+        returned = [
+            i for i in field.inbox("mgr1") if i["kind"] == "returned" and i["submission_id"] == sid
+        ]
+        assert len(returned) == (1 if decided == "return" else 0)
+        waiting = [i for i in field.inbox("office1") if i["submission_id"] == sid]
+        assert len(waiting) == (1 if decided == "approve" else 0)
+    verdict = _verify(app)
+    assert verdict.ok, verdict
+
+
+def test_reopen_and_resubmit_races_apply_once(app, field, as_user):
+    """Fire police reopening a closed one at once, then its submitter resubmitting at once."""
+    for _ in range(ROUNDS):
+        sid = _self_check(field)["submission_id"]
+        field.approve_all(sid)
+        headers = {**as_user("police1"), "If-Match": field.etag(sid)}
+        body = {"decision": "reopen", "reason": "The extinguisher in the photo is expired"}
+        winner = _one_applied(_race(app, [(_decisions(sid), headers, body)] * THREADS))
+        assert winner.get_json()["stage"] == "returned"
+        assert winner.get_json()["escalated"] is True
+
+        headers = {**as_user("mgr1"), "If-Match": field.etag(sid)}
+        path = f"/api/v1/submissions/{sid}/resubmit"
+        winner = _one_applied(_race(app, [(path, headers, {"note": "Replaced"})] * THREADS))
+        assert winner.get_json()["stage"] == "grid_review"
+        assert winner.get_json()["route"] == FULL
+
+        history = field.submission("admin", sid).get_json()["history"]
+        assert [h["decision"] for h in history] == ["submit", "approve", "reopen", "resubmit"]
+        assert _audited(app, sid, "submission.reopen", "submission.resubmit") == [
+            "submission.reopen",
+            "submission.resubmit",
+        ]
+    verdict = _verify(app)
+    assert verdict.ok, verdict
+
+
+def _decide_in_service(app, actor: Actor, sid: uuid.UUID, etag: str, decision: str) -> str:
+    """review.decide on a session of its own, committed: the decision, or "stale" (412)."""
+    with app.extensions["fieldapi.sessionmaker"]() as db:
+        try:
+            review.decide(
+                db=db,
+                actor=actor,
+                submission_id=sid,
+                decision=decision,
+                reason="Not legible" if decision == "return" else None,
+                items=[],
+                if_match=etag,
+                stage_hours=app.extensions["fieldapi.settings"].review_stage_hours,
+            )
+            db.commit()
+        except PreconditionFailed:
+            db.rollback()
+            return "stale"
+    return decision
+
+
+def test_row_lock_serialises_decisions_made_in_the_service(app, field, world):
+    """The same race below HTTP: review.decide on separate sessions, each committing."""
+    gw1 = Actor(user_id=world.users["gw1"], username="gw1", role="grid_staff")
+    for _ in range(ROUNDS):
+        sid = uuid.UUID(_self_check(field, "EBIKE-01")["submission_id"])
+        before = field.submission("admin", str(sid)).get_json()["version"]
+        etag = field.etag(str(sid))
+        decisions = ["approve" if n % 2 else "return" for n in range(THREADS)]
+        outcomes = _at_once(
+            [partial(_decide_in_service, app, gw1, sid, etag, d) for d in decisions]
+        )
+        applied = [o for o in outcomes if o != "stale"]
+        assert len(applied) == 1, outcomes
+        assert applied[0] in ("approve", "return"), outcomes
+
+        with app.extensions["fieldapi.sessionmaker"]() as db:
+            submission = db.get(Submission, sid)
+            assert [e.decision for e in submission.events] == ["submit", applied[0]]
+            assert submission.version == before + 1
+            assert submission.events[-1].version == before
+            assert submission.stage == ("office_review" if applied[0] == "approve" else "returned")
+        assert _audited(app, str(sid), "submission.approve", "submission.return") == [
+            f"submission.{applied[0]}"
+        ]
+    verdict = _verify(app)
+    assert verdict.ok, verdict
