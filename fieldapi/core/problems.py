@@ -21,6 +21,11 @@ MEDIA_TYPE = "application/problem+json"
 # slug -> (status, title)
 CATALOGUE: dict[str, tuple[int, str]] = {
     "malformed-request": (400, "The request could not be read. Send well-formed JSON."),
+    "idempotency-key-invalid": (
+        400,
+        "The Idempotency-Key header is not valid. Send one key of up to 255 visible characters, "
+        "such as a UUID.",
+    ),
     "invalid-cursor": (400, "The page cursor is not valid. Start again from the first page."),
     "authentication-required": (401, "Sign in to continue."),
     "invalid-credentials": (401, "The username or password is not correct."),
@@ -32,6 +37,11 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "method-not-allowed": (405, "This address does not accept that method."),
     "not-acceptable": (406, "The requested representation is not available."),
     "conflict": (409, "This conflicts with what is already stored."),
+    "idempotency-in-progress": (
+        409,
+        "The first request with this Idempotency-Key is still being handled. Wait, then send "
+        "it again.",
+    ),
     "precondition-failed": (
         412,
         "Someone changed this record after you loaded it. Reload it and try again.",
@@ -39,6 +49,11 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "payload-too-large": (413, "The request is too large."),
     "unsupported-media-type": (415, "Send the body as application/json."),
     "validation-failed": (422, "Some fields are not valid. Correct them and send again."),
+    "idempotency-key-reused": (
+        422,
+        "This Idempotency-Key was already used for a different request. Use a new key for "
+        "new work.",
+    ),
     "precondition-required": (
         428,
         "Send If-Match with the ETag of the record you loaded, so changes are not lost.",
