@@ -36,6 +36,16 @@ def _deadlines(environ: dict[str, str], name: str) -> tuple[tuple[str, int], ...
     return tuple(hours.items())
 
 
+def _idempotency_hours(environ: dict[str, str]) -> int:
+    hours = _int(environ, "FIELDAPI_IDEMPOTENCY_HOURS", 72)
+    if hours < 72:
+        raise ValueError(
+            f"FIELDAPI_IDEMPOTENCY_HOURS must be at least 72 (phones retry after days offline), "
+            f"not {hours}"
+        )
+    return hours
+
+
 def _load_or_create_secret(data_dir: Path) -> str:
     """Keep one random key in the data dir so tokens survive restarts."""
     path = data_dir / "secret_key"
@@ -86,6 +96,8 @@ class Settings:
     )
     review_stage_hours: int = 72
     self_check_notice_days: int = 3
+    # How long an Idempotency-Key and its answer are kept; phones may retry after days offline.
+    idempotency_hours: int = 72
 
     @property
     def embedded(self) -> bool:
@@ -129,6 +141,7 @@ class Settings:
             hazard_deadline_hours=_deadlines(env, "FIELDAPI_HAZARD_DEADLINE_HOURS"),
             review_stage_hours=_int(env, "FIELDAPI_REVIEW_STAGE_HOURS", 72),
             self_check_notice_days=_int(env, "FIELDAPI_SELF_CHECK_NOTICE_DAYS", 3),
+            idempotency_hours=_idempotency_hours(env),
         )
 
     def hazard_deadline(self, severity: str) -> int:
