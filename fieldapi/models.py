@@ -6,6 +6,7 @@ from fieldapi.auth.models import AuthSession, RateCounter
 from fieldapi.buildings.models import Building, BuildingChange, Equipment, Resident, Shop, Unit
 from fieldapi.checklists.models import ChecklistItem, ChecklistTemplate
 from fieldapi.core.db import Base
+from fieldapi.core.idempotency import IdempotencyKey
 from fieldapi.fieldwork.models import Hazard, Inspection, InspectionResult, PhotoWait, Rectification
 from fieldapi.photos.models import Photo, PhotoUse
 from fieldapi.review.models import RoutingRule, Submission, SubmissionEvent
@@ -23,6 +24,7 @@ __all__ = [
     "ChecklistTemplate",
     "Equipment",
     "Hazard",
+    "IdempotencyKey",
     "Inspection",
     "InspectionResult",
     "Photo",
