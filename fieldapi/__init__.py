@@ -161,6 +161,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.before_request(authorize)
     # After the gate: a signed-out caller learns to sign in before anything about bodies.
     app.before_request(refuse_unreadable_bodies)
+    # After the gate (keys belong to the signed-in user) and after the transaction's
+    # after_request (so a kept answer is written before the commit).
+    from fieldapi.core import idempotency
+
+    idempotency.install(app)
 
     from fieldapi.core.openapi import ContractPlugin
 
