@@ -153,6 +153,23 @@ def refresh_risk() -> None:
     click.echo(f"risk level changed for {changed} buildings")
 
 
+idempotency_cli = AppGroup("idempotency", help="Idempotency keys of POST requests.")
+
+
+@idempotency_cli.command("prune")
+def idempotency_prune() -> None:
+    """Forget Idempotency-Keys older than FIELDAPI_IDEMPOTENCY_HOURS (run hourly or daily)."""
+    from datetime import timedelta
+
+    from fieldapi.core.db import utcnow
+    from fieldapi.core.idempotency import prune
+
+    hours = current_app.extensions["fieldapi.settings"].idempotency_hours
+    with current_app.extensions["fieldapi.sessionmaker"]() as session, session.begin():
+        removed = prune(session, now=utcnow(), keep=timedelta(hours=hours))
+    click.echo(f"removed {removed} idempotency keys older than {hours} hours")
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(create_admin)
@@ -160,3 +177,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     app.cli.add_command(photos_cli)
     app.cli.add_command(fieldwork_cli)
+    app.cli.add_command(idempotency_cli)
