@@ -17,6 +17,31 @@ from fieldapi.core.problems import MEDIA_TYPE
 
 PROBLEM_REF = {"schema": {"$ref": "#/components/schemas/Problem"}}
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "A key of your choosing (a UUID) that makes a retry safe: the same key with the same "
+        "request replays the first answer, marked `Idempotent-Replayed: true`, without doing "
+        "the work again; with another request it is refused (422 `idempotency-key-reused`); "
+        "while the first is still running, 409 `idempotency-in-progress` with Retry-After. "
+        "Keys belong to the signed-in user and are kept at least 72 hours. Only answers that "
+        "did their work (below 400) are kept. Sign-in and refresh accept a key but never keep "
+        "their answers, which hold credentials."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[!#-\[\]-~]+$"},
+}
+IDEMPOTENT_REPLAYED = {
+    "description": "`true` when this answer is the replay of an earlier one with the same key.",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+_IDEMPOTENCY_ERRORS = {
+    "400": "The Idempotency-Key is malformed.",
+    "409": "The first request with this Idempotency-Key is still running.",
+    "422": "The Idempotency-Key was used for another request.",
+}
+
 
 def _as_problem(response: dict) -> None:
     content = response.get("content") or {}
@@ -26,6 +51,11 @@ def _as_problem(response: dict) -> None:
 class ContractPlugin(BasePlugin):
     def __init__(self, app: Flask) -> None:
         self.app = app
+
+    def init_spec(self, spec) -> None:
+        super().init_spec(spec)
+        spec.components.parameter("IdempotencyKey", "header", dict(IDEMPOTENCY_KEY))
+        spec.components.header("IdempotentReplayed", dict(IDEMPOTENT_REPLAYED))
 
     def response_helper(self, response, **kwargs):
         _as_problem(response)
@@ -40,9 +70,30 @@ class ContractPlugin(BasePlugin):
             if rule is None:
                 continue
             verb = declared_verb(self.app, rule.endpoint, method.upper())
+            if method.lower() == "post":
+                _document_idempotency(operation, kept=verb not in (PUBLIC, REFRESH))
             if verb == PUBLIC:
                 operation["security"] = []
             elif verb in (AUTHENTICATED, REFRESH):
                 operation["x-roles"] = list(ROLES)
             elif verb:
                 operation["x-roles"] = [r for r in ROLES if verb in ROLE_VERBS[r]]
+
+
+def _document_idempotency(operation: dict, *, kept: bool) -> None:
+    """Every POST takes an Idempotency-Key; where answers are kept, say how a retry ends."""
+    operation.setdefault("parameters", []).append("IdempotencyKey")
+    responses = operation.setdefault("responses", {})
+    documented = {str(code) for code in responses}  # flask-smorest keys some by int
+    errors = _IDEMPOTENCY_ERRORS if kept else {"400": _IDEMPOTENCY_ERRORS["400"]}
+    for code, description in errors.items():
+        if code not in documented:
+            responses[code] = {"description": description, **_PROBLEM}
+    if not kept:
+        return
+    for code, response in responses.items():
+        if str(code).startswith("2") and isinstance(response, dict):
+            response.setdefault("headers", {})["Idempotent-Replayed"] = "IdempotentReplayed"
+
+
+_PROBLEM = {"content": {MEDIA_TYPE: PROBLEM_REF}}
