@@ -59,6 +59,18 @@ def _take_head(db: Session) -> tuple[int, str]:
     return row.seq, row.hash
 
 
+def hold_head(db: Session) -> None:
+    """Take the chain's head lock now rather than at the first event.
+
+    Every write transaction ends up holding it until commit, so writes serialize on it.
+    A write that is about to lock other rows first (a building file being changed) takes
+    it first, so that all writers lock in the same order and none waits on another in a
+    circle.
+    """
+    with db.no_autoflush:
+        db.execute(select(AuditHead.id).where(AuditHead.id == HEAD_ID).with_for_update())
+
+
 def record(
     db: Session,
     *,

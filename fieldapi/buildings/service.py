@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from fieldapi.audit import service as audit
@@ -32,6 +32,28 @@ SIMPLE_FIELDS = tuple(f for f in FILE_FIELDS if f not in (*PLACEMENT_FIELDS, *NE
 
 def building_etag(building: Building) -> str:
     return make_etag("building", building.id, building.version)
+
+
+def update_derived(
+    db: Session, building_id: uuid.UUID, changed: ColumnElement[bool], **values: Any
+) -> bool:
+    """Set columns the file derives from field work (risk, last inspection, next self-check).
+
+    One UPDATE under the row's lock, made only where ``changed`` holds, moving the version
+    on so readers' ETags change; no compare-and-set on a version read earlier, because
+    nobody edited the file: a concurrent edit or derivation is simply ordered before or
+    after this one. Whether a row changed is returned.
+    """
+    table = Building.__table__
+    result = db.execute(
+        update(table)
+        .where(table.c.id == building_id, changed)
+        .values(**values, version=table.c.version + 1)
+    )
+    loaded = db.identity_map.get(Session.identity_key(Building, building_id))
+    if loaded is not None and result.rowcount:
+        db.expire(loaded)
+    return bool(result.rowcount)
 
 
 def get_building(*, db: Session, actor: Actor, building_id: uuid.UUID) -> Building:
@@ -359,6 +381,7 @@ def update_building(
     after = jsonable(snapshot(building))
     if after == before:
         return building  # nothing changed: no new version
+    audit.hold_head(db)
     building.updated_at = utcnow()
     db.flush()
     _attach_document_photos(db, actor, building, photo_limits)

@@ -275,11 +275,20 @@ def unexpected_problem(exc: BaseException) -> Problem:
     """What a failure that is not a Problem tells the client: its kind, never its text."""
     from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
+    from sqlalchemy.orm.exc import StaleDataError
 
     from storage.errors import StorageUnavailable
 
     if isinstance(exc, StorageUnavailable):
         return ServiceUnavailable("The photo store cannot be reached.")
+    if isinstance(exc, StaleDataError):
+        # A versioned row changed under a write that had read it: the client's copy is old.
+        return PreconditionFailed()
+    if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in ("40001", "40P01"):
+        # Serialization failure or deadlock: the database undid this write; doing it again works.
+        return ServiceUnavailable(
+            "Many changes met at the same moment. Send it again.", retry_after=1
+        )
     if isinstance(exc, PoolTimeout) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
         return ServiceUnavailable("The database cannot be reached.")
     # SQLite files mistakes in a statement (no such table, bad syntax) under OperationalError

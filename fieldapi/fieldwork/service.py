@@ -15,10 +15,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from fieldapi.audit import service as audit
+from fieldapi.buildings import service as buildings
 from fieldapi.buildings.models import Building
 from fieldapi.checklists.models import ChecklistTemplate
 from fieldapi.checklists.service import current_template
@@ -199,9 +200,6 @@ def _same(stored: dict[str, Any], sent: dict[str, Any]) -> bool:
 def refresh_risk(db: Session, building_id: uuid.UUID) -> None:
     """Risk from the building's live hazards: the worst severity, one level up if any is
     overdue. Kept on the building so lists can filter and sort by it."""
-    building = db.get(Building, building_id)
-    if building is None:
-        return
     live = db.execute(
         select(Hazard.severity, Hazard.due_at).where(
             Hazard.building_id == building_id, Hazard.status.in_(("open", "rectifying"))
@@ -212,18 +210,16 @@ def refresh_risk(db: Session, building_id: uuid.UUID) -> None:
     now = utcnow()
     if any(due is not None and due < now for _severity, due in live):
         level = RISK_ORDER[min(RISK_ORDER.index(level) + 1, len(RISK_ORDER) - 1)]
-    if building.risk_level != level:
-        building.risk_level = level
-        db.flush()
+    buildings.update_derived(db, building_id, Building.risk_level != level, risk_level=level)
 
 
 def refresh_all_risks(db: Session) -> int:
     """Recompute every building's risk (for hazards that became overdue); how many changed."""
-    changed = 0
-    for building_id, before in db.execute(select(Building.id, Building.risk_level)).all():
+    before = dict(db.execute(select(Building.id, Building.risk_level)).tuples().all())
+    for building_id in before:
         refresh_risk(db, building_id)
-        changed += db.get(Building, building_id).risk_level != before
-    return changed
+    after = dict(db.execute(select(Building.id, Building.risk_level)).tuples().all())
+    return sum(after.get(building_id) != level for building_id, level in before.items())
 
 
 # ---------------------------------------------------------------- inspections
@@ -608,11 +604,15 @@ def _inspection_closed(db: Session, submission: Submission, event: SubmissionEve
     if event.to_stage != "closed":
         return
     inspection = db.get(Inspection, submission.subject_id)
-    building = db.get(Building, submission.building_id)
-    if inspection is None or building is None:
+    if inspection is None:
         return
-    if building.last_inspected_at is None or building.last_inspected_at < inspection.performed_at:
-        building.last_inspected_at = inspection.performed_at
+    last = Building.last_inspected_at
+    buildings.update_derived(
+        db,
+        submission.building_id,
+        or_(last.is_(None), last < inspection.performed_at),
+        last_inspected_at=inspection.performed_at,
+    )
     if inspection.kind == "self_check":
         # The next one is due an interval after the latest self-check that closed (a late
         # closing of an older one does not pull the date back).
@@ -620,15 +620,24 @@ def _inspection_closed(db: Session, submission: Submission, event: SubmissionEve
             select(func.max(Inspection.performed_at))
             .join(Submission, Submission.subject_id == Inspection.id)
             .where(
-                Inspection.building_id == building.id,
+                Inspection.building_id == submission.building_id,
                 Inspection.kind == "self_check",
                 Submission.subject_type == "inspection",
                 Submission.stage == "closed",
             )
         )
         latest = max(latest or inspection.performed_at, inspection.performed_at)
-        building.next_self_check_due_at = latest + timedelta(days=building.self_check_interval_days)
-    db.flush()
+        interval = db.scalar(
+            select(Building.self_check_interval_days).where(Building.id == submission.building_id)
+        )
+        due = latest + timedelta(days=interval)
+        nxt = Building.next_self_check_due_at
+        buildings.update_derived(
+            db,
+            submission.building_id,
+            or_(nxt.is_(None), nxt != due),
+            next_self_check_due_at=due,
+        )
 
 
 review.on_transition("inspection", _inspection_closed)

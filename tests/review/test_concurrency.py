@@ -22,6 +22,7 @@ from fieldapi.audit.models import AuditEvent
 from fieldapi.checklists.defaults import DEFAULT_ITEMS
 from fieldapi.core.problems import PreconditionFailed
 from fieldapi.core.scope import Actor
+from fieldapi.fieldwork.models import Hazard
 from fieldapi.review import service as review
 from fieldapi.review.models import Submission
 from tests.fieldwork.conftest import REVIEWER, assert_problem, now_iso
@@ -262,5 +263,60 @@ def test_row_lock_serialises_decisions_made_in_the_service(app, field, world):
         assert _audited(app, str(sid), "submission.approve", "submission.return") == [
             f"submission.{applied[0]}"
         ]
+    verdict = _verify(app)
+    assert verdict.ok, verdict
+
+
+def _created_self_check(field, failed: str) -> str:
+    """mgr1's self-check of B1 with ``failed`` failing, created (draft); its id."""
+    items = [
+        {"code": item["code"], "result": "na" if item["photo_required"] else "pass"}
+        for item in DEFAULT_ITEMS
+        if item["code"] != failed
+    ]
+    items.append({"code": failed, "result": "fail", "note": "Found failing"})
+    body = {
+        "id": str(uuid.uuid4()),
+        "building_id": str(field.world.buildings["B1"]),
+        "kind": "self_check",
+        "performed_at": now_iso(),
+        "items": items,
+    }
+    created = field.create("mgr1", body)
+    assert created.status_code == 201, created.get_json()
+    return body["id"]
+
+
+def test_submissions_racing_on_one_building_all_land(app, field, as_user):
+    """Submits raise hazards and move the building's risk at the same moment, while its
+    manager edits the file: every submit lands, the edit lands or answers 412, no 5xx."""
+    plain = [item["code"] for item in DEFAULT_ITEMS if not item["photo_required"]]
+    building = f"/api/v1/buildings/{field.world.buildings['B1']}"
+    for round_ in range(ROUNDS):
+        drafts = [_created_self_check(field, plain[n % len(plain)]) for n in range(THREADS - 1)]
+        etag = app.test_client().get(building, headers=as_user("mgr1")).headers["ETag"]
+        edit = partial(
+            app.test_client().patch,
+            building,
+            json={"floors_above": 10 + round_},
+            headers={**as_user("mgr1"), "If-Match": etag},
+        )
+        submits = [
+            partial(
+                app.test_client().post, f"/api/v1/inspections/{i}/submit", headers=as_user("mgr1")
+            )
+            for i in drafts
+        ]
+        answers = _at_once([edit, *submits])
+        assert [a for a in answers if isinstance(a, BaseException)] == []
+        assert answers[0].status_code in (200, 412), answers[0].get_json()
+        assert [a.status_code for a in answers[1:]] == [200] * len(drafts)
+        with app.extensions["fieldapi.sessionmaker"]() as db:
+            raised = db.scalars(
+                select(Hazard.inspection_id).where(Hazard.inspection_id.in_(map(uuid.UUID, drafts)))
+            ).all()
+        assert sorted(map(str, raised)) == sorted(drafts)
+        risk = app.test_client().get(building, headers=as_user("mgr1")).get_json()["risk_level"]
+        assert risk != "low"
     verdict = _verify(app)
     assert verdict.ok, verdict

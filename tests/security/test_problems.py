@@ -18,10 +18,11 @@ from datetime import timedelta
 
 import pytest
 from flask_jwt_extended import create_access_token, decode_token
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from fieldapi import create_app
 from fieldapi.areas.models import Area
+from fieldapi.buildings.models import Building
 from fieldapi.core import db as database
 from fieldapi.core.permissions import public
 from fieldapi.core.problems import _SLUG_BY_STATUS, CATALOGUE
@@ -423,6 +424,32 @@ def test_constraint_failure_is_a_conflict_and_stores_nothing(make_app, world, ap
     assert "clash" not in response.get_data(as_text=True).lower()
     with app.extensions["fieldapi.engine"].connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM areas WHERE name = 'Clash'")) == 0
+
+
+def test_stale_write_during_the_view_is_a_precondition_failure(make_app, world, app):
+    """A versioned row changed by another writer between this request's read and its
+    flush: 412, like a stale If-Match, and nothing of the request is stored."""
+    probe_app = make_app()
+
+    @public
+    def stale():
+        db = database.session()
+        building = db.get(Building, world.buildings["B1"])
+        with app.extensions["fieldapi.sessionmaker"]() as other, other.begin():
+            other.execute(
+                update(Building)
+                .where(Building.id == building.id)
+                .values(version=Building.version + 1)
+            )
+        building.name = "Stale write"
+        db.flush()
+        return {"ok": True}
+
+    probe_app.add_url_rule("/api/v1/probe/stale", view_func=stale, methods=["POST"])
+    response = probe_app.test_client().post("/api/v1/probe/stale")
+    assert_problem(response, 412, "precondition-failed")
+    with app.extensions["fieldapi.engine"].connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM buildings WHERE name = 'Stale write'")) == 0
 
 
 # 503
