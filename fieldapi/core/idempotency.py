@@ -175,8 +175,9 @@ def claim(
             _insert(conn)
             .values(user_id=user_id, key=key, **fresh)
             .on_conflict_do_nothing(index_elements=["user_id", "key"])
-        )
-        if inserted.rowcount == 1:
+            .returning(IdempotencyKey.claim_id)
+        ).first()
+        if inserted is not None:
             return _Claim(user_id, key, claim_id)
         row = conn.execute(
             select(IdempotencyKey.__table__).where(
@@ -205,8 +206,9 @@ def claim(
                 IdempotencyKey.claim_id == row.claim_id,
             )
             .values(**takeover)
-        )
-    if taken.rowcount == 1:
+            .returning(IdempotencyKey.claim_id)
+        ).first()
+    if taken is not None:
         return _Claim(user_id, key, claim_id)
     # Another retry took it over or finished it between our read and our write.
     raise _in_progress()
@@ -230,9 +232,10 @@ def record(db: Session, held: _Claim, response: Response) -> bool:
             response_body=response.get_data(),
             completed_at=utcnow(),
         )
+        .returning(IdempotencyKey.claim_id)
         .execution_options(synchronize_session=False)
-    )
-    return written.rowcount == 1
+    ).first()
+    return written is not None
 
 
 def release(engine: Engine, held: _Claim) -> None:
