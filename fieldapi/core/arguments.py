@@ -1,0 +1,71 @@
+"""Query parameters are part of the contract: one the operation does not declare is refused.
+
+A misspelt filter (``?grid=`` for ``?grid_id=``) silently ignored would hand the phone a
+whole list where it asked for a part of it. So an unknown query parameter answers 422
+``validation-failed``, naming the parameter, like any other invalid field:
+
+- on operations that read query arguments, through the argument parser every view uses
+  (installed when the package is imported, before any view is declared);
+- on operations that read none, by ``refuse_undeclared_query`` before the view runs.
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import current_app, request
+from flask_smorest.arguments import ArgumentsMixin
+from webargs.flaskparser import FlaskParser
+
+from fieldapi.core.problems import ValidationFailed
+
+# Routes served by libraries (the OpenAPI document, its browsable pages) take what they take.
+_LIBRARY_PREFIX = "api-docs."
+_API_PREFIX = "/api/"
+
+
+class StrictQueryParser(FlaskParser):
+    """webargs' Flask parser, raising on unknown query parameters instead of dropping them."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": ma.RAISE,
+        "querystring": ma.RAISE,
+    }
+
+
+def install() -> None:
+    """Make every ``@blp.arguments`` declared from now on parse query parameters strictly."""
+    if not isinstance(ArgumentsMixin.ARGUMENTS_PARSER, StrictQueryParser):
+        ArgumentsMixin.ARGUMENTS_PARSER = StrictQueryParser()
+
+
+def _pointer_token(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
+
+
+def _reads_query(handler) -> bool:
+    arguments = (getattr(handler, "_apidoc", None) or {}).get("arguments") or {}
+    return any(p.get("in") == "query" for p in arguments.get("parameters", ()))
+
+
+def refuse_undeclared_query() -> None:
+    """An API operation that declares no query parameters refuses any it is sent."""
+    if not request.args or request.endpoint is None:
+        return
+    if request.endpoint.startswith(_LIBRARY_PREFIX) or not request.path.startswith(_API_PREFIX):
+        return
+    from fieldapi.core.permissions import view_handler
+
+    handler = view_handler(current_app, request.endpoint, request.method)
+    if handler is None or _reads_query(handler):
+        return
+    raise ValidationFailed(
+        "This address takes no query parameters.",
+        errors=[
+            {"pointer": "/" + _pointer_token(name), "detail": "Unknown field.", "location": "query"}
+            for name in sorted(request.args)
+        ],
+    )
+
+
+install()
