@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import storage
 from fieldapi.config import Settings
+from fieldapi.core import arguments
 from fieldapi.core import db as database
 from fieldapi.core.problems import (
     PreconditionFailed,
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.before_request(authorize)
     # After the gate: a signed-out caller learns to sign in before anything about bodies.
     app.before_request(refuse_unreadable_bodies)
+    app.before_request(arguments.refuse_undeclared_query)
     # After the gate (keys belong to the signed-in user) and after the transaction's
     # after_request (so a kept answer is written before the commit).
     from fieldapi.core import idempotency
