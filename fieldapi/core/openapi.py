@@ -72,6 +72,7 @@ class ContractPlugin(BasePlugin):
             verb = declared_verb(self.app, rule.endpoint, method.upper())
             if method.lower() == "post":
                 _document_idempotency(operation, kept=verb not in (PUBLIC, REFRESH))
+            _document_common_errors(operation, rule=rule, verb=verb)
             if verb == PUBLIC:
                 operation["security"] = []
             elif verb in (AUTHENTICATED, REFRESH):
@@ -97,3 +98,50 @@ def _document_idempotency(operation: dict, *, kept: bool) -> None:
 
 
 _PROBLEM = {"content": {MEDIA_TYPE: PROBLEM_REF}}
+
+# The answers the plumbing gives, before or around a view: listed by number on each operation
+# they can come from, so a client knows every status it may meet.
+_COMMON_ERRORS = {
+    "malformed": ("400", "The body is not valid JSON, or the page cursor is not valid."),
+    "unauthenticated": ("401", "Sign in: the bearer token is missing, expired or revoked."),
+    "forbidden": ("403", "The caller's role does not allow this operation."),
+    "not_found": ("404", "Unknown, or outside the caller's scope."),
+    "too_large": ("413", "The request body is larger than this operation accepts."),
+    "media_type": ("415", "The body is not sent as application/json."),
+    "invalid": (
+        "422",
+        "A field or query parameter is not valid, or the query names a parameter "
+        "this operation does not take.",
+    ),
+}
+
+
+def _document_common_errors(operation: dict, *, rule, verb: str | None) -> None:
+    query = {
+        p.get("name")
+        for p in operation.get("parameters", ())
+        if isinstance(p, dict) and p.get("in") == "query"
+    }
+    json_body = "application/json" in (operation.get("requestBody") or {}).get("content", {})
+    applies = {
+        "malformed": json_body or "cursor" in query,
+        "unauthenticated": verb != PUBLIC,
+        "forbidden": verb not in (PUBLIC, AUTHENTICATED, REFRESH)
+        and not all(verb in ROLE_VERBS[r] for r in ROLES),
+        "not_found": bool(rule.arguments),
+        "too_large": json_body,
+        "media_type": json_body,
+        # Query parameters are strict on every API operation (fieldapi.core.arguments).
+        "invalid": rule.rule.startswith("/api/"),
+    }
+    responses = operation.setdefault("responses", {})
+    documented = {str(code) for code in responses}
+    for name, (code, description) in _COMMON_ERRORS.items():
+        if not applies[name]:
+            continue
+        if code not in documented:
+            responses[code] = {"description": description, **_PROBLEM}
+            documented.add(code)
+        elif isinstance(responses.get(code), dict) and code == "400":
+            # The Idempotency-Key's own 400 is documented first; a body can be malformed too.
+            responses[code]["description"] += " " + description
