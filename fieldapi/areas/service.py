@@ -103,6 +103,21 @@ def create_area(*, db: Session, data: dict[str, Any], actor: Actor | None = None
     return area
 
 
+def open_area(
+    *, db: Session, data: dict[str, Any], actor: Actor | None = None
+) -> tuple[Area, bool]:
+    """Create an area, or, when its client-chosen id exists with the same content, answer
+    the stored one (``False``: nothing created). Other content under that id is a conflict."""
+    existing = db.get(Area, data["id"]) if data.get("id") else None
+    if existing is None:
+        return create_area(db=db, data=data, actor=actor), True
+    sent = (data["name"], data["kind"], data.get("code"), data.get("parent_id"))
+    stored = (existing.name, existing.kind, existing.code, existing.parent_id)
+    if sent == stored and data.get("boundary") == existing.boundary:
+        return existing, False
+    raise Conflict("An area with this id exists, with other content.")
+
+
 def _check_unique(db: Session, *, parent_id, name: str, code: str | None, exclude=None) -> None:
     same_name = select(Area.id).where(
         Area.parent_id.is_not_distinct_from(parent_id), Area.name == name

@@ -64,10 +64,12 @@ class Areas(MethodView):
     @requires("area.write")
     @blp.arguments(AreaCreateSchema)
     @blp.response(201, AreaSchema)
+    @blp.alt_response(200, schema=AreaSchema, description="This id already names this area.")
+    @blp.alt_response(409, description="The id names another area, or the name or code is used.")
     def post(self, body):
         """Add a district, street, community or grid under its parent."""
-        area = service.create_area(db=database.session(), data=body, actor=actor())
-        return with_etag(area, service.area_etag(area), 201)
+        area, created = service.open_area(db=database.session(), data=body, actor=actor())
+        return with_etag(area, service.area_etag(area), 201 if created else 200)
 
 
 @blp.route("/areas/<uuid:area_id>")
@@ -98,12 +100,14 @@ class Grids(MethodView):
     @requires("area.write")
     @blp.arguments(GridCreateSchema)
     @blp.response(201, AreaSchema)
+    @blp.alt_response(200, schema=AreaSchema, description="This id already names this grid.")
+    @blp.alt_response(409, description="The id names another area, or the name or code is used.")
     def post(self, body):
         """Add a grid to a community."""
-        area = service.create_area(
+        area, created = service.open_area(
             db=database.session(), data={**body, "kind": "grid"}, actor=actor()
         )
-        return with_etag(area, service.area_etag(area), 201)
+        return with_etag(area, service.area_etag(area), 201 if created else 200)
 
 
 @blp.route("/grids/<uuid:grid_id>")

@@ -102,6 +102,37 @@ def create_user(
     return user
 
 
+def open_user(
+    *, db: Session, passwords: Passwords, data: dict[str, Any], actor: Actor | None = None
+) -> tuple[User, bool]:
+    """Create an account, or, when its client-chosen id exists with the same content (the
+    password included), answer the stored one (``False``). Other content is a conflict."""
+    existing = db.get(User, data["id"]) if data.get("id") else None
+    if existing is None:
+        return create_user(db=db, passwords=passwords, data=data, actor=actor), True
+    sent = (
+        data["username"].strip().lower(),
+        data["role"],
+        data.get("display_name"),
+        data.get("phone"),
+        data["active"],
+        set(data["area_ids"]),
+        set(data["building_ids"]),
+    )
+    stored = (
+        existing.username,
+        existing.role,
+        existing.display_name,
+        existing.phone,
+        existing.active,
+        set(existing.area_ids),
+        set(existing.building_ids),
+    )
+    if sent == stored and passwords.verify(existing.password_hash, data["password"]):
+        return existing, False
+    raise Conflict("An account with this id exists, with other content.")
+
+
 def _account_facts(user: User) -> dict[str, Any]:
     """What the audit keeps of an account: never the password or its hash."""
     return {

@@ -46,12 +46,14 @@ class Users(MethodView):
     @requires("user.write")
     @blp.arguments(UserCreateSchema)
     @blp.response(201, UserSchema)
+    @blp.alt_response(200, schema=UserSchema, description="This id already names this account.")
+    @blp.alt_response(409, description="The id names another account, or the username is taken.")
     def post(self, body):
         """Create an account with its role and its areas (or buildings, for managers)."""
-        user = service.create_user(
+        user, created = service.open_user(
             db=database.session(), passwords=_passwords(), data=body, actor=actor()
         )
-        return with_etag(user, service.user_etag(user), 201)
+        return with_etag(user, service.user_etag(user), 201 if created else 200)
 
 
 @blp.route("/<uuid:user_id>")
