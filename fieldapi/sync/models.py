@@ -1,0 +1,65 @@
+"""The change log the sync endpoint reads, and the scopes its cursors were issued for."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, or_
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fieldapi.core import scope
+from fieldapi.core.db import Base, utcnow
+
+
+class SyncChange(Base):
+    """One object that changed in one committed transaction, and where it lay at the time.
+
+    Rows are numbered under the audit head's row lock, held until commit, so ``seq`` order is
+    commit order and a reader never sees seq N+1 committed while N is still to come. An object
+    moved between grids gets a row for its old grid and one for its new grid: readers of each
+    learn of it. Whether the object is now upserted or deleted is decided when it is read.
+    """
+
+    __tablename__ = "sync_changes"
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    # buildings, inspections, hazards, rectifications, submissions, templates, photos;
+    # "scope" for a change of who sees what (an account's assignments, the area tree).
+    entity: Mapped[str] = mapped_column(String(16))
+    object_id: Mapped[uuid.UUID] = mapped_column()
+    # Null for what is not kept per building (templates, scope changes): everyone reads those.
+    building_id: Mapped[uuid.UUID | None] = mapped_column()
+    grid_id: Mapped[uuid.UUID | None] = mapped_column()
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SyncScope(Base):
+    """A scope some cursor was issued for: the grids (or managed buildings) it covered.
+
+    A cursor names its scope by digest; when the caller's scope differs at the next pull, the
+    two stored sets say which buildings entered and which left.
+    """
+
+    __tablename__ = "sync_scopes"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    digest: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # grids | buildings
+    ids: Mapped[list[Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def _change_clause(actor: scope.Actor):
+    """A change concerns the actor when it lay in their scope, or is kept for everyone."""
+    return or_(
+        SyncChange.building_id.is_(None),
+        scope.building_clause(actor, SyncChange.building_id, SyncChange.grid_id),
+    )
+
+
+scope.register(SyncChange, _change_clause)
