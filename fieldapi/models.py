@@ -10,6 +10,7 @@ from fieldapi.core.idempotency import IdempotencyKey
 from fieldapi.fieldwork.models import Hazard, Inspection, InspectionResult, PhotoWait, Rectification
 from fieldapi.photos.models import Photo, PhotoUse
 from fieldapi.review.models import RoutingRule, Submission, SubmissionEvent
+from fieldapi.sync.models import SyncChange, SyncScope
 from fieldapi.users.models import User, UserArea, UserBuilding
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
     "Shop",
     "Submission",
     "SubmissionEvent",
+    "SyncChange",
+    "SyncScope",
     "Unit",
     "User",
     "UserArea",
