@@ -88,7 +88,7 @@ def parse_key(values: list[str]) -> str:
         raise Problem(
             "Send one Idempotency-Key header, not several.", slug="idempotency-key-invalid"
         )
-    raw = values[0].strip()
+    raw = values[0]
     if len(raw) >= 2 and raw[0] == raw[-1] == '"':
         raw = raw[1:-1]  # the draft's form is a quoted structured-field string
     if not raw:

@@ -30,7 +30,13 @@ IDEMPOTENCY_KEY = {
         "did their work (below 400) are kept. Sign-in and refresh accept a key but never keep "
         "their answers, which hold credentials."
     ),
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[!#-\[\]-~]+$"},
+    # Bare, or quoted as the draft's structured-field string; visible ASCII, no " or \.
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 257,
+        "pattern": r'^(?:[!#-\[\]-~]{1,255}|"[!#-\[\]-~]{1,255}")$',
+    },
 }
 IDEMPOTENT_REPLAYED = {
     "description": "`true` when this answer is the replay of an earlier one with the same key.",
