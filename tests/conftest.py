@@ -10,6 +10,7 @@ tables (truncated after each test), so tests see real commits.
 
 from __future__ import annotations
 
+import copy
 import os
 import uuid
 
@@ -99,7 +100,7 @@ def migrated(settings):
 
 
 @pytest.fixture
-def app(migrated):
+def app(migrated, _world_rows):
     yield migrated
     _empty_tables(migrated.extensions["fieldapi.engine"])
     _restore_reference_data(migrated)
@@ -141,10 +142,44 @@ def db(app):
     session.close()
 
 
+@pytest.fixture(scope="session")
+def _world_rows(migrated) -> tuple[World, dict[str, list[dict]]]:
+    """The test world, built once through the services; every row it wrote, per table."""
+    engine = migrated.extensions["fieldapi.engine"]
+    _empty_tables(engine)
+    _restore_reference_data(migrated)
+    with engine.connect() as conn:
+        tables = Base.metadata.sorted_tables
+        reference = {t.name for t in tables if conn.execute(t.select()).first() is not None}
+    built = build_world(migrated)
+    rows: dict[str, list[dict]] = {}
+    with engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            if table.name in reference:
+                continue
+            found = [dict(r) for r in conn.execute(table.select()).mappings()]
+            if "path" in table.c:  # a tree: parents before their children
+                found.sort(key=lambda r: len(r["path"]))
+            if found:
+                rows[table.name] = found
+    _empty_tables(engine)
+    _restore_reference_data(migrated)
+    return built, rows
+
+
 @pytest.fixture
-def world(app) -> World:
-    """Two streets of areas, buildings in and out of everyone's scope, one persona per role."""
-    return build_world(app)
+def world(app, _world_rows) -> World:
+    """Two streets of areas, buildings in and out of everyone's scope, one persona per role.
+
+    Built once by the services (``build_world``) and put back row for row before each test
+    that asks for it, which is what building it again would write.
+    """
+    built, rows = _world_rows
+    with app.extensions["fieldapi.engine"].begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            if table.name in rows:
+                conn.execute(table.insert(), rows[table.name])
+    return copy.deepcopy(built)
 
 
 @pytest.fixture
