@@ -37,6 +37,8 @@ BUILDING_CHILDREN = {
     "rectifications": Rectification,
     "submissions": Submission,
 }
+SUBJECT_ENTITY = {"inspection": "inspections", "hazard": "hazards"}
+SUBJECT_ENTITY["rectification"] = "rectifications"
 # Tables changed by UPDATE/DELETE statements rather than through objects.
 _STATEMENT_TABLES = {
     "buildings": "buildings",
@@ -90,7 +92,11 @@ def _note(pending: _Pending, obj, *, deleted: bool) -> None:
             pending.add("buildings", obj.building_id, obj.building_id)
         case Resident():
             pending.by_parent[("buildings", Unit, obj.unit_id)] = None
-        case Inspection() | Hazard() | Rectification() | Submission():
+        case Submission():
+            pending.add("submissions", obj.id, obj.building_id)
+            # Its subject shows the stage it is at: tell the subject too.
+            pending.add(SUBJECT_ENTITY[obj.subject_type], obj.subject_id, obj.building_id)
+        case Inspection() | Hazard() | Rectification():
             entity = _entity_of(type(obj))
             pending.add(entity, obj.id, obj.building_id)
         case InspectionResult():
@@ -175,6 +181,16 @@ def _resolve_parents(session: Session, pending: _Pending) -> None:
     for entity, model, parent_id in pending.by_parent:
         wanted.setdefault((entity, model), []).append(parent_id)
     for (entity, model), ids in wanted.items():
+        if model is Submission:
+            rows = session.execute(
+                select(Submission.subject_type, Submission.subject_id, Submission.building_id)
+                .add_columns(Submission.id)
+                .where(Submission.id.in_(ids))
+            )
+            for subject_type, subject_id, building_id, submission_id in rows:
+                pending.add("submissions", submission_id, building_id)
+                pending.add(SUBJECT_ENTITY[subject_type], subject_id, building_id)
+            continue
         if model is Unit:
             rows = session.execute(
                 select(Unit.building_id, Unit.building_id).where(Unit.id.in_(ids))

@@ -1,0 +1,675 @@
+"""The objects a phone keeps, read as plain rows and shaped compactly for sync.
+
+Every read names its columns (no ORM objects are loaded) and goes through the scope module,
+so an object out of the caller's scope is never read. Each entity can be read by id (for a
+delta) or page by page in key order (for a full sync, or buildings that entered the scope).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, String, and_, cast, func, select, true, tuple_
+from sqlalchemy.orm import Session
+
+from fieldapi.buildings.models import Building, Equipment, Resident, Shop, Unit
+from fieldapi.buildings.present import mask_id_number, mask_phone, reveals_personal_data
+from fieldapi.checklists.models import ChecklistItem, ChecklistTemplate
+from fieldapi.core import scope
+from fieldapi.core.scope import Actor
+from fieldapi.fieldwork.models import Hazard, Inspection, InspectionResult, Rectification
+from fieldapi.photos.models import Photo, PhotoUse
+from fieldapi.review.models import Submission, SubmissionEvent
+
+Rows = Sequence[Any]
+IN_CHUNK = 1000
+
+
+def _chunks(ids: Sequence[uuid.UUID]):
+    for start in range(0, len(ids), IN_CHUNK):
+        yield ids[start : start + IN_CHUNK]
+
+
+def _location(lat, lon) -> dict[str, float] | None:
+    return {"lat": lat, "lon": lon} if lat is not None else None
+
+
+def _stage_join(stmt: Select, subject_type: str, model) -> Select:
+    return stmt.outerjoin(
+        Submission,
+        and_(Submission.subject_type == subject_type, Submission.subject_id == model.id),
+    )
+
+
+@dataclass(frozen=True)
+class Entity:
+    """How one kind of object is selected, ordered, scoped and shaped."""
+
+    name: str
+    model: type
+    # The building an object belongs to (None: not kept per building).
+    building: Callable[[], ColumnElement] | None
+    columns: Callable[[], Select]
+    shape: Callable[[Session, Actor, Rows], list[dict[str, Any]]]
+    scoped: bool = True  # templates are the same for everyone
+
+    def key(self) -> tuple[ColumnElement, ...]:
+        if self.building is None or self.name == "buildings":
+            return (self.model.id,)
+        return (self.building(), self.model.id)
+
+    def visible(self, actor: Actor) -> ColumnElement[bool]:
+        return scope.where(actor, self.model) if self.scoped else true()
+
+    def member(self, buildings: Select) -> ColumnElement[bool] | None:
+        """Belongs to one of ``buildings`` (None: the entity is not kept per building)."""
+        if self.building is not None:
+            return self.building().in_(buildings)
+        if self.model is Photo:
+            used = select(PhotoUse.photo_id).where(PhotoUse.building_id.in_(buildings))
+            return Photo.id.in_(used)
+        return None
+
+    def by_ids(self, db: Session, actor: Actor, ids: Sequence[uuid.UUID]) -> list[dict]:
+        """The objects among ``ids`` that exist and are in scope."""
+        rows: list[Any] = []
+        for chunk in _chunks(list(ids)):
+            stmt = self.columns().where(self.model.id.in_(chunk), self.visible(actor))
+            rows.extend(db.execute(stmt).all())
+        return self.shape(db, actor, rows)
+
+    def page(
+        self,
+        db: Session,
+        actor: Actor,
+        *,
+        within: ColumnElement[bool],
+        after: tuple | None,
+        limit: int,
+    ) -> tuple[list[dict], tuple | None]:
+        """Up to ``limit`` objects in scope and ``within`` a building set, after a key."""
+        key = self.key()
+        stmt = self.columns().where(self.visible(actor), within)
+        if after is not None:
+            stmt = stmt.where(tuple_(*key) > tuple_(*after))
+        rows = db.execute(stmt.order_by(*key).limit(limit + 1)).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        last = _key_of(self, rows[-1]) if more else None
+        return self.shape(db, actor, rows), last
+
+    def ids_page(
+        self, db: Session, *, within: ColumnElement[bool], after: tuple | None, limit: int
+    ) -> tuple[list[uuid.UUID], tuple | None]:
+        """Ids (not contents) of objects within a building set: those that left the scope."""
+        key = self.key()
+        stmt = select(*key).where(within)
+        if after is not None:
+            stmt = stmt.where(tuple_(*key) > tuple_(*after))
+        rows = db.execute(stmt.order_by(*key).limit(limit + 1)).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return [row[-1] for row in rows], (tuple(rows[-1]) if more else None)
+
+
+def _key_of(entity: Entity, row) -> tuple:
+    """The key of a shaped row: columns are selected as (id, building_id, ...)."""
+    if len(entity.key()) == 1:
+        return (row.id,)
+    return (row.building_id, row.id)
+
+
+# --- templates ---------------------------------------------------------------------------
+
+
+def _template_columns() -> Select:
+    t = ChecklistTemplate
+    return select(t.id, t.use_type, t.version, t.name)
+
+
+def _shape_templates(db: Session, _actor: Actor, rows: Rows) -> list[dict]:
+    items: dict[uuid.UUID, list[dict]] = defaultdict(list)
+    ids = [row.id for row in rows]
+    i = ChecklistItem
+    for chunk in _chunks(ids):
+        stmt = (
+            select(i.template_id, i.code, i.label_zh, i.label_en, i.category, i.severity)
+            .add_columns(i.photo_required)
+            .where(i.template_id.in_(chunk))
+            .order_by(i.template_id, i.position)
+        )
+        for tid, code, zh, en, category, severity, photo in db.execute(stmt):
+            items[tid].append(
+                {
+                    "code": code,
+                    "label": {"zh": zh, "en": en},
+                    "category": category,
+                    "severity": severity,
+                    "photo_required": photo,
+                }
+            )
+    return [
+        {
+            "id": r.id,
+            "use_type": r.use_type,
+            "version": r.version,
+            "name": r.name,
+            "items": items[r.id],
+        }
+        for r in rows
+    ]
+
+
+# --- buildings ---------------------------------------------------------------------------
+
+
+def _building_columns() -> Select:
+    b = Building
+    return select(
+        b.id,
+        b.code,
+        b.name,
+        b.address,
+        b.grid_id,
+        b.lat,
+        b.lon,
+        b.use_type,
+        b.floors_above,
+        b.floors_below,
+        b.height_m,
+        b.structure,
+        b.year_built,
+        b.floor_area_m2,
+        b.responsibility,
+        b.statement_signed_on,
+        b.statement_photo_id,
+        b.self_check_interval_days,
+        b.next_self_check_due_at,
+        b.last_inspected_at,
+        b.risk_level,
+        b.notes,
+        b.version,
+    )
+
+
+def _children(db: Session, stmt_for, ids: list[uuid.UUID]) -> dict[uuid.UUID, list]:
+    found: dict[uuid.UUID, list] = defaultdict(list)
+    for chunk in _chunks(ids):
+        for row in db.execute(stmt_for(chunk)):
+            found[row[0]].append(row)
+    return found
+
+
+def _shape_buildings(db: Session, actor: Actor, rows: Rows) -> list[dict]:
+    ids = [row.id for row in rows]
+    whole = reveals_personal_data(actor)
+    units = _children(
+        db,
+        lambda c: (
+            select(Unit.building_id, Unit.id, Unit.label, Unit.floor, Unit.area_m2, Unit.use)
+            .where(Unit.building_id.in_(c))
+            .order_by(Unit.building_id, Unit.floor, Unit.label, Unit.id)
+        ),
+        ids,
+    )
+    unit_ids = [u.id for found in units.values() for u in found]
+    residents = _children(
+        db,
+        lambda c: (
+            select(
+                Resident.unit_id,
+                Resident.id,
+                Resident.name,
+                Resident.id_number,
+                Resident.phone,
+                Resident.kind,
+                Resident.is_tenant,
+                Resident.registered_on,
+            )
+            .where(Resident.unit_id.in_(c))
+            .order_by(Resident.unit_id, Resident.name, Resident.id)
+        ),
+        unit_ids,
+    )
+    shops = _children(
+        db,
+        lambda c: (
+            select(
+                Shop.building_id,
+                Shop.id,
+                Shop.name,
+                Shop.licence_number,
+                Shop.business_type,
+                Shop.operator_name,
+                Shop.contact_phone,
+                Shop.floor,
+            )
+            .where(Shop.building_id.in_(c))
+            .order_by(Shop.building_id, Shop.name, Shop.id)
+        ),
+        ids,
+    )
+    equipment = _children(
+        db,
+        lambda c: (
+            select(
+                Equipment.building_id,
+                Equipment.id,
+                Equipment.kind,
+                Equipment.count,
+                Equipment.location,
+                Equipment.last_service_on,
+                Equipment.expires_on,
+                Equipment.photo_id,
+            )
+            .where(Equipment.building_id.in_(c))
+            .order_by(Equipment.building_id, Equipment.kind, Equipment.id)
+        ),
+        ids,
+    )
+
+    def person(r) -> dict:
+        return {
+            "id": r.id,
+            "name": r.name,
+            "id_number": r.id_number if whole else mask_id_number(r.id_number),
+            "phone": r.phone if whole else mask_phone(r.phone),
+            "kind": r.kind,
+            "is_tenant": r.is_tenant,
+            "registered_on": r.registered_on,
+        }
+
+    out = []
+    for r in rows:
+        out.append(
+            {
+                "id": r.id,
+                "code": r.code,
+                "name": r.name,
+                "address": r.address,
+                "grid_id": r.grid_id,
+                "location": _location(r.lat, r.lon),
+                "use_type": r.use_type,
+                "floors_above": r.floors_above,
+                "floors_below": r.floors_below,
+                "height_m": r.height_m,
+                "structure": r.structure,
+                "year_built": r.year_built,
+                "floor_area_m2": r.floor_area_m2,
+                "responsibility": r.responsibility,
+                "statement_signed_on": r.statement_signed_on,
+                "statement_photo_id": r.statement_photo_id,
+                "self_check_interval_days": r.self_check_interval_days,
+                "next_self_check_due_at": r.next_self_check_due_at,
+                "last_inspected_at": r.last_inspected_at,
+                "risk_level": r.risk_level,
+                "notes": r.notes,
+                "version": r.version,
+                "units": [
+                    {
+                        "id": u.id,
+                        "label": u.label,
+                        "floor": u.floor,
+                        "area_m2": u.area_m2,
+                        "use": u.use,
+                        "residents": [person(p) for p in residents.get(u.id, ())],
+                    }
+                    for u in units.get(r.id, ())
+                ],
+                "shops": [
+                    {
+                        "id": s.id,
+                        "name": s.name,
+                        "licence_number": s.licence_number,
+                        "business_type": s.business_type,
+                        "operator_name": s.operator_name,
+                        "contact_phone": s.contact_phone,
+                        "floor": s.floor,
+                    }
+                    for s in shops.get(r.id, ())
+                ],
+                "equipment": [
+                    {
+                        "id": e.id,
+                        "kind": e.kind,
+                        "count": e.count,
+                        "location": e.location,
+                        "last_service_on": e.last_service_on,
+                        "expires_on": e.expires_on,
+                        "photo_id": e.photo_id,
+                    }
+                    for e in equipment.get(r.id, ())
+                ],
+            }
+        )
+    return out
+
+
+# --- inspections -------------------------------------------------------------------------
+
+
+def _inspection_columns() -> Select:
+    i = Inspection
+    stmt = select(
+        i.id,
+        i.building_id,
+        i.kind,
+        i.template_id,
+        i.inspector_id,
+        i.performed_at,
+        i.lat,
+        i.lon,
+        i.note,
+        i.status,
+        i.version,
+        Submission.stage,
+    )
+    return _stage_join(stmt, "inspection", i)
+
+
+def _shape_inspections(db: Session, _actor: Actor, rows: Rows) -> list[dict]:
+    ids = [row.id for row in rows]
+    r = InspectionResult
+    # Only results that say more than "passed": a fail, a not-applicable, or a pass with a
+    # note or photos. Every other item of the template passed, unless listed as unchecked.
+    telling = _children(
+        db,
+        lambda c: (
+            select(r.inspection_id, r.code, r.result, r.note, r.photo_ids)
+            .where(
+                r.inspection_id.in_(c),
+                (r.result != "pass") | r.note.is_not(None) | (cast(r.photo_ids, String) != "[]"),
+            )
+            .order_by(r.inspection_id, r.position)
+        ),
+        ids,
+    )
+    counted: dict[uuid.UUID, int] = {}
+    for chunk in _chunks(ids):
+        stmt = (
+            select(r.inspection_id, func.count())
+            .where(r.inspection_id.in_(chunk))
+            .group_by(r.inspection_id)
+        )
+        counted.update((iid, n) for iid, n in db.execute(stmt))
+    unchecked = _unchecked(db, rows, counted)
+    out = []
+    for row in rows:
+        results = []
+        for _iid, code, result, note, photos in telling.get(row.id, ()):
+            entry: dict[str, Any] = {"code": code, "result": result}
+            if note is not None:
+                entry["note"] = note
+            if photos:
+                entry["photo_ids"] = photos
+            results.append(entry)
+        item = {
+            "id": row.id,
+            "building_id": row.building_id,
+            "kind": row.kind,
+            "template_id": row.template_id,
+            "inspector_id": row.inspector_id,
+            "performed_at": row.performed_at,
+            "location": _location(row.lat, row.lon),
+            "note": row.note,
+            "status": row.status,
+            "version": row.version,
+            "stage": row.stage,
+            "results": results,
+        }
+        if row.id in unchecked:
+            item["unchecked"] = unchecked[row.id]
+        out.append(item)
+    return out
+
+
+def _unchecked(db: Session, rows: Rows, counted: dict[uuid.UUID, int]) -> dict[uuid.UUID, list]:
+    """Template items an inspection has no result for (rare: most check every item)."""
+    template_ids = list({row.template_id for row in rows})
+    sizes: dict[uuid.UUID, int] = {}
+    codes: dict[uuid.UUID, list[str]] = defaultdict(list)
+    stmt = (
+        select(ChecklistItem.template_id, ChecklistItem.code)
+        .where(ChecklistItem.template_id.in_(template_ids))
+        .order_by(ChecklistItem.template_id, ChecklistItem.position)
+    )
+    for tid, code in db.execute(stmt):
+        codes[tid].append(code)
+    sizes = {tid: len(found) for tid, found in codes.items()}
+    short = [row for row in rows if counted.get(row.id, 0) < sizes.get(row.template_id, 0)]
+    if not short:
+        return {}
+    have: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for chunk in _chunks([row.id for row in short]):
+        stmt = select(InspectionResult.inspection_id, InspectionResult.code).where(
+            InspectionResult.inspection_id.in_(chunk)
+        )
+        for iid, code in db.execute(stmt):
+            have[iid].add(code)
+    return {row.id: [c for c in codes[row.template_id] if c not in have[row.id]] for row in short}
+
+
+# --- hazards and rectifications ----------------------------------------------------------
+
+
+def _hazard_columns() -> Select:
+    h = Hazard
+    stmt = select(
+        h.id,
+        h.building_id,
+        h.source,
+        h.inspection_id,
+        h.item_code,
+        h.category,
+        h.severity,
+        h.description,
+        h.photo_ids,
+        h.lat,
+        h.lon,
+        h.reported_by,
+        h.reported_at,
+        h.due_at,
+        h.status,
+        h.closed_at,
+        h.version,
+        Submission.stage,
+    )
+    return _stage_join(stmt, "hazard", h)
+
+
+def _shape_hazards(_db: Session, _actor: Actor, rows: Rows) -> list[dict]:
+    return [
+        {
+            "id": r.id,
+            "building_id": r.building_id,
+            "source": r.source,
+            "inspection_id": r.inspection_id,
+            "item_code": r.item_code,
+            "category": r.category,
+            "severity": r.severity,
+            "description": r.description,
+            "photo_ids": r.photo_ids,
+            "location": _location(r.lat, r.lon),
+            "reported_by": r.reported_by,
+            "reported_at": r.reported_at,
+            "due_at": r.due_at,
+            "status": r.status,
+            "closed_at": r.closed_at,
+            "version": r.version,
+            "stage": r.stage,
+        }
+        for r in rows
+    ]
+
+
+def _rectification_columns() -> Select:
+    r = Rectification
+    stmt = select(
+        r.id,
+        r.building_id,
+        r.hazard_id,
+        r.note,
+        r.photo_ids,
+        r.submitted_by,
+        r.status,
+        r.created_at,
+        r.version,
+        Submission.stage,
+    )
+    return _stage_join(stmt, "rectification", r)
+
+
+def _shape_rectifications(_db: Session, _actor: Actor, rows: Rows) -> list[dict]:
+    return [
+        {
+            "id": r.id,
+            "hazard_id": r.hazard_id,
+            "note": r.note,
+            "photo_ids": r.photo_ids,
+            "submitted_by": r.submitted_by,
+            "status": r.status,
+            "created_at": r.created_at,
+            "version": r.version,
+            "stage": r.stage,
+        }
+        for r in rows
+    ]
+
+
+# --- submissions -------------------------------------------------------------------------
+
+
+def _submission_columns() -> Select:
+    s = Submission
+    return select(
+        s.id,
+        s.building_id,
+        s.subject_type,
+        s.subject_id,
+        s.stage,
+        s.route,
+        s.escalated,
+        s.stage_due_at,
+        s.version,
+    )
+
+
+def _shape_submissions(db: Session, _actor: Actor, rows: Rows) -> list[dict]:
+    e = SubmissionEvent
+    events = _children(
+        db,
+        lambda c: (
+            select(e.submission_id, e.decision, e.to_stage, e.actor_id, e.at, e.reason)
+            .add_columns(e.items)
+            .where(e.submission_id.in_(c))
+            .order_by(e.submission_id, e.seq)
+        ),
+        [row.id for row in rows],
+    )
+    out = []
+    for r in rows:
+        history = []
+        for _sid, decision, stage, actor_id, at, reason, items in events.get(r.id, ()):
+            event: dict[str, Any] = {
+                "decision": decision,
+                "stage": stage,
+                "actor_id": actor_id,
+                "at": at,
+            }
+            if reason is not None:
+                event["reason"] = reason
+            if items:
+                event["items"] = items
+            history.append(event)
+        out.append(
+            {
+                "id": r.id,
+                "subject": {"type": r.subject_type, "id": r.subject_id},
+                "stage": r.stage,
+                "route": r.route,
+                "escalated": r.escalated,
+                "stage_due_at": r.stage_due_at,
+                "version": r.version,
+                "history": history,
+            }
+        )
+    return out
+
+
+# --- photos ------------------------------------------------------------------------------
+
+
+def _photo_columns() -> Select:
+    p = Photo
+    return select(
+        p.id,
+        p.status,
+        p.content_type,
+        p.size,
+        p.width,
+        p.height,
+        p.captured_at,
+        p.lat,
+        p.lon,
+    )
+
+
+def _shape_photos(db: Session, actor: Actor, rows: Rows) -> list[dict]:
+    in_scope = select(Building.id).where(scope.where(actor, Building))
+    flags: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for chunk in _chunks([r.id for r in rows]):
+        stmt = select(PhotoUse.photo_id, PhotoUse.flags).where(
+            PhotoUse.photo_id.in_(chunk), PhotoUse.building_id.in_(in_scope)
+        )
+        for photo_id, found in db.execute(stmt):
+            flags[photo_id].update(found or ())
+    return [
+        {
+            "id": r.id,
+            "status": r.status,
+            "content_type": r.content_type,
+            "size": r.size,
+            "width": r.width,
+            "height": r.height,
+            "captured_at": r.captured_at,
+            "location": _location(r.lat, r.lon),
+            "flags": sorted(flags[r.id]),
+        }
+        for r in rows
+    ]
+
+
+ENTITIES: dict[str, Entity] = {
+    e.name: e
+    for e in (
+        Entity("templates", ChecklistTemplate, None, _template_columns, _shape_templates, False),
+        Entity("buildings", Building, lambda: Building.id, _building_columns, _shape_buildings),
+        Entity(
+            "inspections",
+            Inspection,
+            lambda: Inspection.building_id,
+            _inspection_columns,
+            _shape_inspections,
+        ),
+        Entity("hazards", Hazard, lambda: Hazard.building_id, _hazard_columns, _shape_hazards),
+        Entity(
+            "rectifications",
+            Rectification,
+            lambda: Rectification.building_id,
+            _rectification_columns,
+            _shape_rectifications,
+        ),
+        Entity(
+            "submissions",
+            Submission,
+            lambda: Submission.building_id,
+            _submission_columns,
+            _shape_submissions,
+        ),
+        Entity("photos", Photo, None, _photo_columns, _shape_photos),
+    )
+}

@@ -1,0 +1,75 @@
+"""GET /api/v1/sync: the phone's offline copy of its scope, and what changed since."""
+
+from __future__ import annotations
+
+import zlib
+
+import orjson
+from flask import Response, current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from fieldapi.auth.guard import actor
+from fieldapi.core import db as database
+from fieldapi.core.permissions import requires
+from fieldapi.sync import service
+from fieldapi.sync.schemas import SyncArgsSchema, SyncPageSchema
+
+blp = Blueprint("sync", __name__, url_prefix="/api/v1", description="Offline sync")
+
+# Fast compression: pages are large and mostly ids and times; level 1 keeps the server
+# quick for a small loss in size. Small answers are not worth compressing.
+GZIP_LEVEL = 1
+GZIP_MIN_BYTES = 1024
+JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
+
+
+def _accepts_gzip() -> bool:
+    return "gzip" in request.headers.get("Accept-Encoding", "").lower()
+
+
+def _gzip(body: bytes) -> bytes:
+    packer = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+    return packer.compress(body) + packer.flush()
+
+
+def _answer(page: service.Page) -> Response:
+    body: dict = {
+        "changes": page.changes,
+        "next_cursor": page.next_cursor,
+        "has_more": page.has_more,
+    }
+    if page.inbox is not None:
+        body["inbox"] = page.inbox
+    data = orjson.dumps(body, option=JSON_OPTIONS)
+    response = Response(status=200, mimetype="application/json")
+    response.headers["Vary"] = "Accept-Encoding"
+    response.headers["Cache-Control"] = "no-store"
+    if len(data) >= GZIP_MIN_BYTES and _accepts_gzip():
+        data = _gzip(data)
+        response.headers["Content-Encoding"] = "gzip"
+    response.set_data(data)
+    return response
+
+
+@blp.route("/sync")
+class Sync(MethodView):
+    @requires("building.read")
+    @blp.arguments(SyncArgsSchema, location="query")
+    @blp.response(200, SyncPageSchema)
+    @blp.alt_response(400, description="The cursor is not valid (`invalid-cursor`).")
+    def get(self, args):
+        """Everything in your scope (no cursor), or what changed in it since `cursor`: new and
+        changed objects whole, and the ids of those deleted or no longer in your scope. Ask
+        again with `next_cursor` while `has_more` is true. Compressed with gzip when you
+        accept it."""
+        settings = current_app.extensions["fieldapi.settings"]
+        page = service.pull(
+            db=database.session(),
+            actor=actor(),
+            secret=current_app.config["SECRET_KEY"],
+            token=args["cursor"],
+            limit=args["limit"],
+            notice_days=settings.self_check_notice_days,
+        )
+        return _answer(page)
