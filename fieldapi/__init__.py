@@ -50,6 +50,7 @@ def _blueprints():
     from fieldapi.ops.views import blp as ops
     from fieldapi.photos.views import blp as photos
     from fieldapi.review.views import blp as review
+    from fieldapi.sync.views import blp as sync
     from fieldapi.users.views import blp as users
 
     return (
@@ -62,6 +63,7 @@ def _blueprints():
         checklists,
         fieldwork,
         review,
+        sync,
         audit,
     )
 
