@@ -233,7 +233,7 @@ class Phone:
         """Send the outbox, oldest first."""
         return flush(self.api, self.store)
 
-    def sync(self, *, limit: int = 200) -> SyncReport:
+    def sync(self, *, limit: int = 500) -> SyncReport:
         """Bring the phone's copy of its area up to date from the stored cursor."""
         return sync(self.api, self.store, limit=limit)
 

@@ -196,8 +196,11 @@ class Store:
 
     # ------------------------------------------------------------------ synced objects
 
-    def apply_page(self, changes: dict[str, dict[str, list]], cursor: str | None) -> int:
-        """Store one sync page and its cursor together; how many objects changed."""
+    def apply_page(
+        self, changes: dict[str, dict[str, list]], cursor: str | None, inbox: list | None = None
+    ) -> int:
+        """Store one sync page and its cursor (and the inbox, when the page brings it)
+        together; how many objects changed."""
         count = 0
         with self.transaction() as db:
             for object_type, change in changes.items():
@@ -215,6 +218,8 @@ class Store:
                     )
                     count += 1
             self._set(db, "sync_cursor", cursor)
+            if inbox is not None:
+                self._set(db, "inbox", inbox)
         return count
 
     def objects(self, object_type: str) -> dict[str, Any]:

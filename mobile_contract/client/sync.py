@@ -3,7 +3,9 @@
 Each page's objects and its ``next_cursor`` are stored in one transaction, so a sync cut
 off halfway resumes where it stopped and never applies a page twice or skips one. No
 cursor asks for everything in scope; objects that left the user's scope come back as
-deleted. A cursor the server no longer accepts starts the copy again from nothing.
+deleted. The last page of a pull that brought anything carries the user's whole inbox,
+kept as the setting ``inbox``. A cursor the server no longer accepts starts the copy again
+from nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from mobile_contract.client.api import API, Api, Refused
 from mobile_contract.client.store import Store
 
-PAGE = 200
+PAGE = 500
 
 
 @dataclass
@@ -38,7 +40,9 @@ def sync(api: Api, store: Store, *, limit: int = PAGE) -> SyncReport:
             _forget(store)
             report.restarted = True
             continue
-        report.changes += store.apply_page(body["changes"], body.get("next_cursor"))
+        report.changes += store.apply_page(
+            body["changes"], body.get("next_cursor"), body.get("inbox")
+        )
         report.pages += 1
         if not body.get("has_more"):
             return report

@@ -98,6 +98,10 @@ class Day:
         self._all(lambda p: self._sign_in(p, password))
         for round_number in range(max_rounds):
             self.rounds = round_number + 1
+            if round_number == 2:
+                # Back in the foreground, every phone renews its session (over the bad
+                # network: a lost answer spends the refresh token, and the phone signs in again).
+                self._all(lambda p: p.phone.api.renew())
             field_work = self._all(lambda p, n=round_number: self._field(p, n), roles=FIELD)
             reviews = self._all(self._review, roles=REVIEW)
             if not any(field_work) and not any(reviews):

@@ -76,6 +76,15 @@ def test_a_self_check_queued_offline_lands_after_a_restart(served, world, db, tm
     submission = db.scalar(select(Submission).where(Submission.subject_id == stored.id))
     assert str(submission.id) == submitted["submission_id"]
 
+    # The phone's copy of its area has the building and the inspection, as submitted; a
+    # second pull from the stored cursor brings nothing new.
+    pulled = again.sync(limit=3)
+    assert pulled.pages > 1
+    assert str(world.buildings["B1"]) in again.store.objects("buildings")
+    assert again.store.get_object("inspections", inspection)["status"] == "submitted"
+    assert again.store.setting("sync_cursor")
+    assert again.sync().changes == 0
+
     # Flushing again sends nothing: everything was acknowledged.
     requests_before = again.api.counters.requests
     assert again.flush().acknowledged == []
