@@ -13,7 +13,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, cast, func, select, true, tuple_
+import orjson
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Text,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    func,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from fieldapi.buildings.models import Building, Equipment, Resident, Shop, Unit
@@ -26,12 +42,28 @@ from fieldapi.photos.models import Photo, PhotoUse
 from fieldapi.review.models import Submission, SubmissionEvent
 
 Rows = Sequence[Any]
-IN_CHUNK = 1000
+IN_CHUNK = 5000
 
 
 def _chunks(ids: Sequence[uuid.UUID]):
     for start in range(0, len(ids), IN_CHUNK):
         yield ids[start : start + IN_CHUNK]
+
+
+def _one_of(db: Session, column, ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
+    """``column IN ids``; on PostgreSQL one array parameter rather than thousands."""
+    if db.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(Uuid())))
+    return column.in_(ids)
+
+
+def _raw_json(column) -> ColumnElement:
+    """A JSON column as its text, passed into the answer as it is, without parsing."""
+    return cast(column, Text)
+
+
+def _fragment(text: str | None):
+    return None if text is None else orjson.Fragment(text)
 
 
 def _location(lat, lon) -> dict[str, float] | None:
@@ -78,8 +110,8 @@ class Entity:
         """The objects among ``ids`` that exist and are in scope."""
         rows: list[Any] = []
         for chunk in _chunks(list(ids)):
-            stmt = self.columns().where(self.model.id.in_(chunk), self.visible(actor))
-            rows.extend(db.execute(stmt).all())
+            stmt = self.columns().where(_one_of(db, self.model.id, chunk), self.visible(actor))
+            rows.extend(db.connection().execute(stmt).all())
         return self.shape(db, actor, rows)
 
     def page(
@@ -96,7 +128,7 @@ class Entity:
         stmt = self.columns().where(self.visible(actor), within)
         if after is not None:
             stmt = stmt.where(tuple_(*key) > tuple_(*after))
-        rows = db.execute(stmt.order_by(*key).limit(limit + 1)).all()
+        rows = db.connection().execute(stmt.order_by(*key).limit(limit + 1)).all()
         more = len(rows) > limit
         rows = rows[:limit]
         last = _key_of(self, rows[-1]) if more else None
@@ -110,7 +142,7 @@ class Entity:
         stmt = select(*key).where(within)
         if after is not None:
             stmt = stmt.where(tuple_(*key) > tuple_(*after))
-        rows = db.execute(stmt.order_by(*key).limit(limit + 1)).all()
+        rows = db.connection().execute(stmt.order_by(*key).limit(limit + 1)).all()
         more = len(rows) > limit
         rows = rows[:limit]
         return [row[-1] for row in rows], (tuple(rows[-1]) if more else None)
@@ -139,10 +171,10 @@ def _shape_templates(db: Session, _actor: Actor, rows: Rows) -> list[dict]:
         stmt = (
             select(i.template_id, i.code, i.label_zh, i.label_en, i.category, i.severity)
             .add_columns(i.photo_required)
-            .where(i.template_id.in_(chunk))
+            .where(_one_of(db, i.template_id, chunk))
             .order_by(i.template_id, i.position)
         )
-        for tid, code, zh, en, category, severity, photo in db.execute(stmt):
+        for tid, code, zh, en, category, severity, photo in db.connection().execute(stmt):
             items[tid].append(
                 {
                     "code": code,
@@ -184,7 +216,7 @@ def _building_columns() -> Select:
         b.structure,
         b.year_built,
         b.floor_area_m2,
-        b.responsibility,
+        _raw_json(b.responsibility).label("responsibility"),
         b.statement_signed_on,
         b.statement_photo_id,
         b.self_check_interval_days,
@@ -199,7 +231,7 @@ def _building_columns() -> Select:
 def _children(db: Session, stmt_for, ids: list[uuid.UUID]) -> dict[uuid.UUID, list]:
     found: dict[uuid.UUID, list] = defaultdict(list)
     for chunk in _chunks(ids):
-        for row in db.execute(stmt_for(chunk)):
+        for row in db.connection().execute(stmt_for(chunk)):
             found[row[0]].append(row)
     return found
 
@@ -211,7 +243,7 @@ def _shape_buildings(db: Session, actor: Actor, rows: Rows) -> list[dict]:
         db,
         lambda c: (
             select(Unit.building_id, Unit.id, Unit.label, Unit.floor, Unit.area_m2, Unit.use)
-            .where(Unit.building_id.in_(c))
+            .where(_one_of(db, Unit.building_id, c))
             .order_by(Unit.building_id, Unit.floor, Unit.label, Unit.id)
         ),
         ids,
@@ -230,7 +262,7 @@ def _shape_buildings(db: Session, actor: Actor, rows: Rows) -> list[dict]:
                 Resident.is_tenant,
                 Resident.registered_on,
             )
-            .where(Resident.unit_id.in_(c))
+            .where(_one_of(db, Resident.unit_id, c))
             .order_by(Resident.unit_id, Resident.name, Resident.id)
         ),
         unit_ids,
@@ -248,7 +280,7 @@ def _shape_buildings(db: Session, actor: Actor, rows: Rows) -> list[dict]:
                 Shop.contact_phone,
                 Shop.floor,
             )
-            .where(Shop.building_id.in_(c))
+            .where(_one_of(db, Shop.building_id, c))
             .order_by(Shop.building_id, Shop.name, Shop.id)
         ),
         ids,
@@ -266,7 +298,7 @@ def _shape_buildings(db: Session, actor: Actor, rows: Rows) -> list[dict]:
                 Equipment.expires_on,
                 Equipment.photo_id,
             )
-            .where(Equipment.building_id.in_(c))
+            .where(_one_of(db, Equipment.building_id, c))
             .order_by(Equipment.building_id, Equipment.kind, Equipment.id)
         ),
         ids,
@@ -300,7 +332,7 @@ def _shape_buildings(db: Session, actor: Actor, rows: Rows) -> list[dict]:
                 "structure": r.structure,
                 "year_built": r.year_built,
                 "floor_area_m2": r.floor_area_m2,
-                "responsibility": r.responsibility,
+                "responsibility": _fragment(r.responsibility),
                 "statement_signed_on": r.statement_signed_on,
                 "statement_photo_id": r.statement_photo_id,
                 "self_check_interval_days": r.self_check_interval_days,
@@ -379,9 +411,9 @@ def _shape_inspections(db: Session, _actor: Actor, rows: Rows) -> list[dict]:
     telling = _children(
         db,
         lambda c: (
-            select(r.inspection_id, r.code, r.result, r.note, r.photo_ids)
+            select(r.inspection_id, r.code, r.result, r.note, _raw_json(r.photo_ids))
             .where(
-                r.inspection_id.in_(c),
+                _one_of(db, r.inspection_id, c),
                 (r.result != "pass") | r.note.is_not(None) | (cast(r.photo_ids, String) != "[]"),
             )
             .order_by(r.inspection_id, r.position)
@@ -392,10 +424,10 @@ def _shape_inspections(db: Session, _actor: Actor, rows: Rows) -> list[dict]:
     for chunk in _chunks(ids):
         stmt = (
             select(r.inspection_id, func.count())
-            .where(r.inspection_id.in_(chunk))
+            .where(_one_of(db, r.inspection_id, chunk))
             .group_by(r.inspection_id)
         )
-        counted.update((iid, n) for iid, n in db.execute(stmt))
+        counted.update((iid, n) for iid, n in db.connection().execute(stmt))
     unchecked = _unchecked(db, rows, counted)
     out = []
     for row in rows:
@@ -404,8 +436,8 @@ def _shape_inspections(db: Session, _actor: Actor, rows: Rows) -> list[dict]:
             entry: dict[str, Any] = {"code": code, "result": result}
             if note is not None:
                 entry["note"] = note
-            if photos:
-                entry["photo_ids"] = photos
+            if photos and photos != "[]":
+                entry["photo_ids"] = _fragment(photos)
             results.append(entry)
         item = {
             "id": row.id,
@@ -437,7 +469,7 @@ def _unchecked(db: Session, rows: Rows, counted: dict[uuid.UUID, int]) -> dict[u
         .where(ChecklistItem.template_id.in_(template_ids))
         .order_by(ChecklistItem.template_id, ChecklistItem.position)
     )
-    for tid, code in db.execute(stmt):
+    for tid, code in db.connection().execute(stmt):
         codes[tid].append(code)
     sizes = {tid: len(found) for tid, found in codes.items()}
     short = [row for row in rows if counted.get(row.id, 0) < sizes.get(row.template_id, 0)]
@@ -446,9 +478,9 @@ def _unchecked(db: Session, rows: Rows, counted: dict[uuid.UUID, int]) -> dict[u
     have: dict[uuid.UUID, set[str]] = defaultdict(set)
     for chunk in _chunks([row.id for row in short]):
         stmt = select(InspectionResult.inspection_id, InspectionResult.code).where(
-            InspectionResult.inspection_id.in_(chunk)
+            _one_of(db, InspectionResult.inspection_id, chunk)
         )
-        for iid, code in db.execute(stmt):
+        for iid, code in db.connection().execute(stmt):
             have[iid].add(code)
     return {row.id: [c for c in codes[row.template_id] if c not in have[row.id]] for row in short}
 
@@ -467,7 +499,7 @@ def _hazard_columns() -> Select:
         h.category,
         h.severity,
         h.description,
-        h.photo_ids,
+        _raw_json(h.photo_ids).label("photo_ids"),
         h.lat,
         h.lon,
         h.reported_by,
@@ -492,7 +524,7 @@ def _shape_hazards(_db: Session, _actor: Actor, rows: Rows) -> list[dict]:
             "category": r.category,
             "severity": r.severity,
             "description": r.description,
-            "photo_ids": r.photo_ids,
+            "photo_ids": _fragment(r.photo_ids),
             "location": _location(r.lat, r.lon),
             "reported_by": r.reported_by,
             "reported_at": r.reported_at,
@@ -513,7 +545,7 @@ def _rectification_columns() -> Select:
         r.building_id,
         r.hazard_id,
         r.note,
-        r.photo_ids,
+        _raw_json(r.photo_ids).label("photo_ids"),
         r.submitted_by,
         r.status,
         r.created_at,
@@ -529,7 +561,7 @@ def _shape_rectifications(_db: Session, _actor: Actor, rows: Rows) -> list[dict]
             "id": r.id,
             "hazard_id": r.hazard_id,
             "note": r.note,
-            "photo_ids": r.photo_ids,
+            "photo_ids": _fragment(r.photo_ids),
             "submitted_by": r.submitted_by,
             "status": r.status,
             "created_at": r.created_at,
@@ -551,7 +583,7 @@ def _submission_columns() -> Select:
         s.subject_type,
         s.subject_id,
         s.stage,
-        s.route,
+        _raw_json(s.route).label("route"),
         s.escalated,
         s.stage_due_at,
         s.version,
@@ -564,8 +596,8 @@ def _shape_submissions(db: Session, _actor: Actor, rows: Rows) -> list[dict]:
         db,
         lambda c: (
             select(e.submission_id, e.decision, e.to_stage, e.actor_id, e.at, e.reason)
-            .add_columns(e.items)
-            .where(e.submission_id.in_(c))
+            .add_columns(_raw_json(e.items))
+            .where(_one_of(db, e.submission_id, c))
             .order_by(e.submission_id, e.seq)
         ),
         [row.id for row in rows],
@@ -582,15 +614,15 @@ def _shape_submissions(db: Session, _actor: Actor, rows: Rows) -> list[dict]:
             }
             if reason is not None:
                 event["reason"] = reason
-            if items:
-                event["items"] = items
+            if items and items != "[]":
+                event["items"] = _fragment(items)
             history.append(event)
         out.append(
             {
                 "id": r.id,
                 "subject": {"type": r.subject_type, "id": r.subject_id},
                 "stage": r.stage,
-                "route": r.route,
+                "route": _fragment(r.route),
                 "escalated": r.escalated,
                 "stage_due_at": r.stage_due_at,
                 "version": r.version,
@@ -623,9 +655,9 @@ def _shape_photos(db: Session, actor: Actor, rows: Rows) -> list[dict]:
     flags: dict[uuid.UUID, set[str]] = defaultdict(set)
     for chunk in _chunks([r.id for r in rows]):
         stmt = select(PhotoUse.photo_id, PhotoUse.flags).where(
-            PhotoUse.photo_id.in_(chunk), PhotoUse.building_id.in_(in_scope)
+            _one_of(db, PhotoUse.photo_id, chunk), PhotoUse.building_id.in_(in_scope)
         )
-        for photo_id, found in db.execute(stmt):
+        for photo_id, found in db.connection().execute(stmt):
             flags[photo_id].update(found or ())
     return [
         {
