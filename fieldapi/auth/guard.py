@@ -43,7 +43,10 @@ def authorize() -> None:
     live = service.active_session(database.session(), user_id=user_id, session_id=session_id)
     if live is None:
         raise Problem(slug="token-revoked")
-    _auth_session, user = live
+    auth_session, user = live
+    service.mark_used(
+        database.session(), auth_session=auth_session, generation=get_jwt().get("gen")
+    )
     g.actor = Actor(user_id=user.id, username=user.username, role=user.role, session_id=session_id)
     if verb != AUTHENTICATED and not can(user.role, verb):
         raise Forbidden()

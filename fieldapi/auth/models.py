@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fieldapi.core.db import Base, UUIDPrimaryKey, utcnow
@@ -21,6 +21,12 @@ class AuthSession(UUIDPrimaryKey, Base):
     )
     # Only the newest refresh token of a session works; presenting an older one is reuse.
     refresh_jti: Mapped[str] = mapped_column(String(64), unique=True)
+    # Each rotation is a generation, named in its tokens. The token it replaced may come
+    # back once more from a phone that never got the answer, as long as nothing of the
+    # newest generation has been used (see ``service.refresh``).
+    generation: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    previous_jti: Mapped[str | None] = mapped_column(String(64))
+    newest_used: Mapped[bool] = mapped_column(Boolean, default=False, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     refreshed_at: Mapped[datetime | None] = mapped_column()
     expires_at: Mapped[datetime] = mapped_column(index=True)

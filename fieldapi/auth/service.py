@@ -21,6 +21,10 @@ from fieldapi.users.models import User
 # and a phone signs in again at least once a month.
 MAX_ACCESS_MINUTES = 15
 MAX_REFRESH_DAYS = 30
+# How long after a rotation the replaced refresh token may come back from a phone that did
+# not get the answer (and has used nothing of it). Phones retry at once, or when the
+# signal returns.
+REFRESH_RETRY_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -31,10 +35,19 @@ class Tokens:
     user: User
 
 
-def _mint(db: Session, *, user: User, auth_session: AuthSession, access_minutes: int) -> Tokens:
-    """A new access token and a new refresh token; only the newest refresh token works."""
+def _mint(
+    db: Session,
+    *,
+    user: User,
+    auth_session: AuthSession,
+    access_minutes: int,
+    replacing: str | None = None,
+) -> Tokens:
+    """A new access token and a new refresh token; only the newest refresh token works
+    (and, until the new pair is used, the one it replaced: ``replacing``)."""
     now = utcnow()
-    claims = {"sid": str(auth_session.id)}
+    generation = (auth_session.generation or 0) + 1 if replacing else 1
+    claims = {"sid": str(auth_session.id), "gen": generation}
     access_life = timedelta(minutes=min(access_minutes, MAX_ACCESS_MINUTES))
     # The refresh token ends with its session, however often it is rotated.
     refresh_life = max(auth_session.expires_at - now, timedelta(seconds=1))
@@ -42,6 +55,9 @@ def _mint(db: Session, *, user: User, auth_session: AuthSession, access_minutes:
         identity=str(user.id), additional_claims=claims, expires_delta=refresh_life
     )
     auth_session.refresh_jti = decode_token(refresh)["jti"]
+    auth_session.generation = generation
+    auth_session.previous_jti = replacing
+    auth_session.newest_used = False
     access = create_access_token(
         identity=str(user.id), additional_claims=claims, expires_delta=access_life
     )
@@ -118,14 +134,41 @@ def refresh(
         raise Problem(slug="token-revoked")
     if not user.active:
         raise Problem(slug="token-revoked")
-    if auth_session.refresh_jti != jti:
+    if auth_session.refresh_jti == jti:
+        replacing = jti
+    elif (
+        jti == auth_session.previous_jti
+        and not auth_session.newest_used
+        and auth_session.refreshed_at is not None
+        and auth_session.refreshed_at > utcnow() - REFRESH_RETRY_WINDOW
+    ):
+        # The answer to the last refresh never reached the phone (the line dropped after
+        # the server had rotated): nothing of that answer was used, so the token it
+        # replaced may be exchanged again. The unreceived pair stops working.
+        replacing = jti
+    else:
         # A spent token came back: someone holds a copy. End the session for everyone, and
         # commit now: the refusal that follows rolls the rest of the request back.
         revoke_session(db=db, session_id=auth_session.id, reason="refresh_reuse")
         db.commit()
         raise Problem(slug="token-revoked", detail="This session was ended for safety.")
     auth_session.refreshed_at = utcnow()
-    return _mint(db, user=user, auth_session=auth_session, access_minutes=access_minutes)
+    return _mint(
+        db, user=user, auth_session=auth_session, access_minutes=access_minutes, replacing=replacing
+    )
+
+
+def mark_used(db: Session, *, auth_session: AuthSession, generation: object) -> None:
+    """A token of the session's newest generation was used: the phone has that pair, so
+    the refresh token before it is spent for good."""
+    if auth_session.newest_used or generation != auth_session.generation:
+        return
+    table = AuthSession.__table__
+    db.execute(
+        update(table)
+        .where(table.c.id == auth_session.id, table.c.generation == generation)
+        .values(newest_used=True)
+    )
 
 
 def revoke_session(*, db: Session, session_id: uuid.UUID, reason: str) -> None:

@@ -6,10 +6,12 @@ import dataclasses
 
 import jwt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from fieldapi import create_app
 from fieldapi.auth.models import AuthSession
+from fieldapi.auth.service import REFRESH_RETRY_WINDOW
+from fieldapi.core.db import utcnow
 from fieldapi.users.models import User
 
 LOGIN = "/api/v1/auth/login"
@@ -247,10 +249,53 @@ def test_a_spent_refresh_token_is_refused_and_ends_the_whole_session(client, wor
     assert_problem(client.get(ME, headers=bearer(first["access_token"])), 401, "token-revoked")
 
 
+def test_a_refresh_whose_answer_was_lost_can_be_sent_again(client, world):
+    """The line dropped after the server rotated: the phone still holds the old refresh token
+    and has used nothing of the new pair. Sending it again works; the lost pair is dead."""
+    first = login(client, "gw1", world.password).get_json()
+    lost = client.post(REFRESH, headers=bearer(first["refresh_token"])).get_json()
+
+    again = client.post(REFRESH, headers=bearer(first["refresh_token"]))
+
+    assert again.status_code == 200, again.get_json()
+    tokens = again.get_json()
+    assert tokens["refresh_token"] not in (first["refresh_token"], lost["refresh_token"])
+    assert client.get(ME, headers=bearer(tokens["access_token"])).status_code == 200
+    # The pair the phone never got would be a copy in someone else's hands: it is reuse.
+    assert_problem(
+        client.post(REFRESH, headers=bearer(lost["refresh_token"])), 401, "token-revoked"
+    )
+    assert_problem(client.get(ME, headers=bearer(tokens["access_token"])), 401, "token-revoked")
+
+
+def test_the_replaced_token_is_spent_once_the_new_pair_is_used(client, world):
+    first = login(client, "gw1", world.password).get_json()
+    second = client.post(REFRESH, headers=bearer(first["refresh_token"])).get_json()
+    # Using the new refresh token proves the phone got it, as using its access token does.
+    third = client.post(REFRESH, headers=bearer(second["refresh_token"])).get_json()
+
+    assert_problem(
+        client.post(REFRESH, headers=bearer(first["refresh_token"])), 401, "token-revoked"
+    )
+    assert_problem(client.get(ME, headers=bearer(third["access_token"])), 401, "token-revoked")
+
+
+def test_the_replaced_token_comes_back_only_within_the_retry_window(client, world, db):
+    first = login(client, "gw1", world.password).get_json()
+    client.post(REFRESH, headers=bearer(first["refresh_token"]))
+    db.execute(update(AuthSession).values(refreshed_at=utcnow() - REFRESH_RETRY_WINDOW))
+    db.commit()
+
+    assert_problem(
+        client.post(REFRESH, headers=bearer(first["refresh_token"])), 401, "token-revoked"
+    )
+
+
 def test_reuse_ends_only_that_session(client, world):
     phone = login(client, "gw1", world.password).get_json()
     tablet = login(client, "gw1", world.password).get_json()
-    client.post(REFRESH, headers=bearer(phone["refresh_token"]))
+    renewed = client.post(REFRESH, headers=bearer(phone["refresh_token"])).get_json()
+    assert client.get(ME, headers=bearer(renewed["access_token"])).status_code == 200
 
     assert client.post(REFRESH, headers=bearer(phone["refresh_token"])).status_code == 401
 
