@@ -304,6 +304,11 @@ def buildings_list(ctx: Ctx, side: str) -> tuple[str, set[str]]:
     return f"/api/v1/buildings?grid_id={ctx.world.areas['G4']}", listed("building", keys)(ctx)
 
 
+def sync_list(ctx: Ctx, side: str) -> tuple[str, set[str]]:
+    """A first full sync copies the buildings in scope, and no other, whatever the side."""
+    return "/api/v1/sync?limit=5000", listed("building", BUILDINGS_IN_SCOPE[ctx.persona])(ctx)
+
+
 def grids_list(path: str, in_query: str) -> Callable[[Ctx, str], tuple[str, set[str]]]:
     def make(ctx: Ctx, side: str) -> tuple[str, set[str]]:
         if side == "in":
@@ -709,6 +714,8 @@ class Route:
     adds: dict[str, int] | None = field(default=None, hash=False)
     if_match: Callable[[str], str] | None = None  # the path whose ETag the call must carry
     list_key: str = "id"  # the field of a list item compared with what is in scope
+    # where a list answer keeps its items
+    items_of: Callable[[dict], list] = field(default=lambda answer: answer["items"], hash=False)
     items: bool = False  # the answer lists parts of the target: it is not empty
     names: str | None = "id"  # the field of the answer (or of each item) naming the target
 
@@ -903,6 +910,15 @@ ROUTES = [
         adds={"submission_events": 1},
     ),
     Route("GET", "/api/v1/inbox", EVERYONE, 200, listing=inbox_list),
+    # offline copies: everyone, of their scope
+    Route(
+        "GET",
+        "/api/v1/sync",
+        EVERYONE,
+        200,
+        listing=sync_list,
+        items_of=lambda answer: answer["changes"]["buildings"]["upserted"],
+    ),
     Route("GET", "/api/v1/routing-rules", ADMIN, 200),
     Route(
         "PUT",
@@ -1056,7 +1072,7 @@ def test_access(route: Route, role: str, side: str, client, world, as_user, app)
         if target_id in ctx.photo_data and response.mimetype == "image/jpeg":
             assert response.data == ctx.photo_data[target_id], "the original, byte for byte"
         if listed_ids is not None:
-            got = {item[route.list_key] for item in response.get_json()["items"]}
+            got = {item[route.list_key] for item in route.items_of(response.get_json())}
             assert got == listed_ids, "a list holds exactly what is in scope"
     assert made >= 1
 
