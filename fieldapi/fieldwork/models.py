@@ -164,9 +164,9 @@ class PhotoWait(Base):
 
     subject_type: Mapped[str] = mapped_column(String(16), primary_key=True)
     subject_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    photo_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    # Not a foreign key: an upload slot that expired before its bytes came is removed, and
+    # the phone uploads the photo again under the same id; the record keeps waiting for it.
+    photo_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, index=True)
     actor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     since: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from fieldapi.fieldwork.models import Hazard, PhotoWait, Rectification
+from fieldapi.photos.models import Photo
 from fieldapi.review.models import Submission
 from tests.fieldwork.conftest import PHOTO_ITEMS, assert_problem
 from tests.photos.conftest import sha256, small_jpeg
+from tests.photos.test_jobs import run_gc
 
 API = "/api/v1/inspections"
 FULL_ROUTE = ["grid_review", "office_review", "police_review"]
@@ -344,3 +346,36 @@ def test_a_returned_rectification_resubmitted_with_a_photo_uploading_waits(field
         f"/api/v1/hazards/{hazard['id']}/rectifications", headers=field.as_user("mgr1")
     ).get_json()["items"]
     assert (shown_rect["note"], shown_rect["photo_ids"]) == ("Socket removed", [pending])
+
+
+def test_a_slot_that_expired_before_its_bytes_came_is_uploaded_again_and_still_awaited(
+    field, db, app
+):
+    """The phone lost signal before sending the bytes; gc removed the expired slot. The record
+    still waits for that photo id, and the photo uploaded again under it submits the record."""
+    data = small_jpeg(4242)
+    slot = field.photos.slot(field.as_user("mgr1"), data)
+    assert slot.status_code == 201, slot.get_json()
+    pending = slot.get_json()["id"]
+    got = waiting_inspection(field, db, [pending])
+    db.execute(
+        update(Photo)
+        .where(Photo.id == uuid.UUID(pending))
+        .values(upload_expires_at=datetime.now(UTC) - timedelta(hours=1))
+    )
+    db.commit()
+
+    assert run_gc(app)["expired upload slots removed"] == 1
+
+    assert db.get(Photo, uuid.UUID(pending)) is None
+    waiting = shown(field, "mgr1", got["id"]).get_json()
+    assert (waiting["status"], waiting["waiting_for"]) == ("waiting_photos", [pending])
+    field.photos.upload(field.as_user("mgr1"), data, photo_id=pending)
+    completed(field, "mgr1", pending)
+    after = shown(field, "mgr1", got["id"]).get_json()
+    assert (after["status"], after["stage"], after["waiting_for"]) == (
+        "submitted",
+        "grid_review",
+        [],
+    )
+    assert rows(db, PhotoWait) == 0
