@@ -83,6 +83,8 @@ class AreaItem(MethodView):
     @requires("area.write")
     @blp.arguments(AreaUpdateSchema)
     @blp.response(200, AreaSchema)
+    @blp.alt_response(412, description="The area changed since it was read.")
+    @blp.alt_response(428, description="If-Match is required.")
     def patch(self, body, area_id):
         """Rename an area, change its code, or a grid's boundary (If-Match required)."""
         return _update(body, area_id)
@@ -121,6 +123,8 @@ class GridItem(MethodView):
     @requires("area.write")
     @blp.arguments(AreaUpdateSchema)
     @blp.response(200, AreaSchema)
+    @blp.alt_response(412, description="The area changed since it was read.")
+    @blp.alt_response(428, description="If-Match is required.")
     def patch(self, body, grid_id):
         """Rename a grid or change its boundary (If-Match required)."""
         service.get_area(db=database.session(), actor=actor(), area_id=grid_id, kind="grid")

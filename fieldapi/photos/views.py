@@ -12,6 +12,7 @@ from fieldapi.core.permissions import public, requires
 from fieldapi.core.problems import Forbidden, NotFound
 from fieldapi.core.scope import Actor
 from fieldapi.photos import links, service
+from fieldapi.photos.imaging import ACCEPTED
 from fieldapi.photos.models import Photo
 from fieldapi.photos.schemas import LinkArgs, PhotoSchema, PhotoSlotRequestSchema
 from storage import UploadInstruction
@@ -113,7 +114,18 @@ class PhotoItem(MethodView):
 @blp.route("/<uuid:photo_id>/content")
 class PhotoContent(MethodView):
     @requires("photo.upload")
+    @blp.doc(
+        requestBody={
+            "required": True,
+            "description": "The photo's bytes, exactly as declared (size and content type).",
+            "content": {
+                content_type: {"schema": {"type": "string", "format": "binary"}}
+                for content_type in sorted(ACCEPTED)
+            },
+        }
+    )
     @blp.response(204)
+    @blp.alt_response(409, description="Already uploaded, or the slot has expired.")
     @blp.alt_response(413, description="Larger than declared.")
     def put(self, photo_id):
         """Upload the bytes through the API (the embedded store, or phones that cannot reach
@@ -173,6 +185,7 @@ class PhotoVariant(MethodView):
     @public
     @blp.arguments(LinkArgs, location="query")
     @blp.response(200)
+    @blp.alt_response(403, description="The link has expired or is not valid.")
     def get(self, args, photo_id, variant):
         """A display image or thumbnail by signed link (local store)."""
         if not links.link_is_valid(args["token"], photo_id, variant):
