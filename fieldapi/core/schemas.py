@@ -24,17 +24,29 @@ class Number(fields.Float):
 
 
 class ProblemFieldSchema(Schema):
-    pointer = fields.String()
-    detail = fields.String()
-    location = fields.String()
+    pointer = fields.String(
+        required=True, metadata={"description": "JSON Pointer to the field ('' for the whole)."}
+    )
+    detail = fields.String(required=True)
+    location = fields.String(
+        metadata={"description": "Where the field was sent, when not in the JSON body: query."}
+    )
 
 
 class ProblemSchema(Schema):
-    type = fields.String()
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
-    errors = fields.List(fields.Nested(ProblemFieldSchema))
+    """An error (RFC 9457). Clients match on the slug that ends ``type``."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.List(
+        fields.Nested(ProblemFieldSchema),
+        metadata={"description": "Each invalid field, when the problem is about fields."},
+    )
+    reason = fields.String(
+        metadata={"description": "Why a photo was refused, as a stable code (photo problems)."}
+    )
 
 
 class LocationSchema(Schema):
