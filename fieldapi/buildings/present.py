@@ -16,6 +16,8 @@ from fieldapi.core.db import utcnow
 from fieldapi.core.permissions import can
 from fieldapi.core.scope import Actor
 
+RESPONSIBILITY_ROLES = ("owner", "manager", "safety_officer")
+
 # Fields of the file that the change history records, in the shape the client sends them.
 FILE_FIELDS = (
     "code",
@@ -132,7 +134,10 @@ def snapshot(building: Building) -> dict[str, Any]:
         "structure": building.structure,
         "year_built": building.year_built,
         "floor_area_m2": building.floor_area_m2,
-        "responsibility": building.responsibility or {},
+        # Every role named, null when nobody is: the same shape on every file.
+        "responsibility": {
+            role: (building.responsibility or {}).get(role) for role in RESPONSIBILITY_ROLES
+        },
         "statement": {
             "signed_on": building.statement_signed_on,
             "photo_id": building.statement_photo_id,
