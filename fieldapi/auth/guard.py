@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
 from fieldapi.auth import service
@@ -45,7 +45,9 @@ def authorize() -> None:
         raise Problem(slug="token-revoked")
     auth_session, user = live
     service.mark_used(
-        database.session(), auth_session=auth_session, generation=get_jwt().get("gen")
+        current_app.extensions["fieldapi.engine"],
+        auth_session=auth_session,
+        generation=get_jwt().get("gen"),
     )
     g.actor = Actor(user_id=user.id, username=user.username, role=user.role, session_id=session_id)
     if verb != AUTHENTICATED and not can(user.role, verb):

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from fieldapi.auth.models import AuthSession
@@ -158,17 +159,19 @@ def refresh(
     )
 
 
-def mark_used(db: Session, *, auth_session: AuthSession, generation: object) -> None:
+def mark_used(engine: Engine, *, auth_session: AuthSession, generation: object) -> None:
     """A token of the session's newest generation was used: the phone has that pair, so
-    the refresh token before it is spent for good."""
+    the refresh token before it is spent for good. Written at once on its own connection,
+    whatever becomes of the request (and without holding the request's database lock)."""
     if auth_session.newest_used or generation != auth_session.generation:
         return
     table = AuthSession.__table__
-    db.execute(
-        update(table)
-        .where(table.c.id == auth_session.id, table.c.generation == generation)
-        .values(newest_used=True)
-    )
+    with engine.begin() as conn:
+        conn.execute(
+            update(table)
+            .where(table.c.id == auth_session.id, table.c.generation == generation)
+            .values(newest_used=True)
+        )
 
 
 def revoke_session(*, db: Session, session_id: uuid.UUID, reason: str) -> None:
