@@ -101,6 +101,12 @@ def _transaction_per_request(app: Flask) -> None:
 
     app.teardown_appcontext(database.close_request_session)
 
+    @app.after_request
+    def _no_content_no_type(response: Response) -> Response:
+        if response.status_code == 204:
+            response.headers.pop("Content-Type", None)
+        return response
+
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()

@@ -361,6 +361,8 @@ def test_logout_without_a_body_still_ends_the_session(client, world):
     response = client.post(LOGOUT, headers=bearer(tokens["access_token"]))
 
     assert response.status_code == 204
+    assert response.data == b""
+    assert "Content-Type" not in response.headers  # no content, so no type of content
     assert client.post(REFRESH, headers=bearer(tokens["refresh_token"])).status_code == 401
 
 
