@@ -23,13 +23,15 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     cast,
     func,
+    literal_column,
     select,
     true,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB, aggregate_order_by
 from sqlalchemy.orm import Session
 
 from fieldapi.buildings.models import Building, Equipment, Resident, Shop, Unit
@@ -42,6 +44,7 @@ from fieldapi.photos.models import Photo, PhotoUse
 from fieldapi.review.models import Submission, SubmissionEvent
 
 Rows = Sequence[Any]
+Found = tuple[list[uuid.UUID], list[Any]]  # ids, and the objects (dicts or JSON fragments)
 IN_CHUNK = 5000
 
 
@@ -88,6 +91,9 @@ class Entity:
     columns: Callable[[], Select]
     shape: Callable[[Session, Actor, Rows], list[dict[str, Any]]]
     scoped: bool = True  # templates are the same for everyone
+    # On PostgreSQL: the object as JSON text built by the database, as a select of
+    # (id, building_id, doc) or (id, doc); None: shaped in Python on every backend.
+    document: Callable[[Actor], Select] | None = None
 
     def key(self) -> tuple[ColumnElement, ...]:
         if self.building is None or self.name == "buildings":
@@ -106,13 +112,26 @@ class Entity:
             return Photo.id.in_(used)
         return None
 
-    def by_ids(self, db: Session, actor: Actor, ids: Sequence[uuid.UUID]) -> list[dict]:
-        """The objects among ``ids`` that exist and are in scope."""
+    def _in_database(self, db: Session) -> bool:
+        return self.document is not None and db.get_bind().dialect.name == "postgresql"
+
+    def _select(self, db: Session, actor: Actor) -> Select:
+        return self.document(actor) if self._in_database(db) else self.columns()
+
+    def _shaped(self, db: Session, actor: Actor, rows: Rows) -> Found:
+        if self._in_database(db):
+            return [row.id for row in rows], [orjson.Fragment(row.doc) for row in rows]
+        return [row.id for row in rows], self.shape(db, actor, rows)
+
+    def by_ids(self, db: Session, actor: Actor, ids: Sequence[uuid.UUID]) -> Found:
+        """The objects among ``ids`` that exist and are in scope: their ids, and shapes."""
         rows: list[Any] = []
         for chunk in _chunks(list(ids)):
-            stmt = self.columns().where(_one_of(db, self.model.id, chunk), self.visible(actor))
+            stmt = self._select(db, actor).where(
+                _one_of(db, self.model.id, chunk), self.visible(actor)
+            )
             rows.extend(db.connection().execute(stmt).all())
-        return self.shape(db, actor, rows)
+        return self._shaped(db, actor, rows)
 
     def page(
         self,
@@ -122,17 +141,17 @@ class Entity:
         within: ColumnElement[bool],
         after: tuple | None,
         limit: int,
-    ) -> tuple[list[dict], tuple | None]:
+    ) -> tuple[list, tuple | None]:
         """Up to ``limit`` objects in scope and ``within`` a building set, after a key."""
         key = self.key()
-        stmt = self.columns().where(self.visible(actor), within)
+        stmt = self._select(db, actor).where(self.visible(actor), within)
         if after is not None:
             stmt = stmt.where(tuple_(*key) > tuple_(*after))
         rows = db.connection().execute(stmt.order_by(*key).limit(limit + 1)).all()
         more = len(rows) > limit
         rows = rows[:limit]
         last = _key_of(self, rows[-1]) if more else None
-        return self.shape(db, actor, rows), last
+        return self._shaped(db, actor, rows)[1], last
 
     def ids_page(
         self, db: Session, *, within: ColumnElement[bool], after: tuple | None, limit: int
@@ -592,20 +611,20 @@ def _submission_columns() -> Select:
 
 def _shape_submissions(db: Session, _actor: Actor, rows: Rows) -> list[dict]:
     e = SubmissionEvent
-    events = _children(
-        db,
-        lambda c: (
+    last: dict[uuid.UUID, dict] = {}
+    for chunk in _chunks([row.id for row in rows]):
+        newest = (
+            select(e.submission_id, func.max(e.seq).label("seq"))
+            .where(_one_of(db, e.submission_id, chunk))
+            .group_by(e.submission_id)
+            .subquery()
+        )
+        stmt = (
             select(e.submission_id, e.decision, e.to_stage, e.actor_id, e.at, e.reason)
             .add_columns(_raw_json(e.items))
-            .where(_one_of(db, e.submission_id, c))
-            .order_by(e.submission_id, e.seq)
-        ),
-        [row.id for row in rows],
-    )
-    out = []
-    for r in rows:
-        history = []
-        for _sid, decision, stage, actor_id, at, reason, items in events.get(r.id, ()):
+            .join(newest, and_(newest.c.submission_id == e.submission_id, newest.c.seq == e.seq))
+        )
+        for sid, decision, stage, actor_id, at, reason, items in db.connection().execute(stmt):
             event: dict[str, Any] = {
                 "decision": decision,
                 "stage": stage,
@@ -616,20 +635,20 @@ def _shape_submissions(db: Session, _actor: Actor, rows: Rows) -> list[dict]:
                 event["reason"] = reason
             if items and items != "[]":
                 event["items"] = _fragment(items)
-            history.append(event)
-        out.append(
-            {
-                "id": r.id,
-                "subject": {"type": r.subject_type, "id": r.subject_id},
-                "stage": r.stage,
-                "route": _fragment(r.route),
-                "escalated": r.escalated,
-                "stage_due_at": r.stage_due_at,
-                "version": r.version,
-                "history": history,
-            }
-        )
-    return out
+            last[sid] = event
+    return [
+        {
+            "id": r.id,
+            "subject": {"type": r.subject_type, "id": r.subject_id},
+            "stage": r.stage,
+            "route": _fragment(r.route),
+            "escalated": r.escalated,
+            "stage_due_at": r.stage_due_at,
+            "version": r.version,
+            "last_decision": last.get(r.id),
+        }
+        for r in rows
+    ]
 
 
 # --- photos ------------------------------------------------------------------------------
@@ -675,6 +694,179 @@ def _shape_photos(db: Session, actor: Actor, rows: Rows) -> list[dict]:
     ]
 
 
+# --- documents built by PostgreSQL ------------------------------------------------------
+#
+# The same shapes as above, built as JSON text by the database, so a full copy's tens of
+# thousands of objects are never turned into Python values: the answer is their text joined.
+# Times are formatted here as in Python: UTC, to the second, with a Z.
+
+TIME_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
+EMPTY_LIST = literal_column("'[]'::json")
+
+
+def _obj(*pairs) -> ColumnElement:
+    """``json_build_object`` of (name, value) pairs."""
+    args: list[Any] = []
+    for name, value in pairs:
+        args.extend((literal_column(f"'{name}'"), value))
+    return func.json_build_object(*args)
+
+
+def _time(column) -> ColumnElement:
+    return func.to_char(func.timezone("UTC", column), literal_column(f"'{TIME_FORMAT}'"))
+
+
+def _place(model) -> ColumnElement:
+    return case((model.lat.is_not(None), _obj(("lat", model.lat), ("lon", model.lon))))
+
+
+def _unless_empty(column) -> ColumnElement:
+    """A JSON list column, or null when it is empty (so json_strip_nulls leaves it out)."""
+    return case((cast(column, String) != "[]", column))
+
+
+def _stage_of(subject_type: str, model) -> ColumnElement:
+    return (
+        select(Submission.stage)
+        .where(Submission.subject_type == subject_type, Submission.subject_id == model.id)
+        .scalar_subquery()
+    )
+
+
+def _doc(model, doc: ColumnElement, *, keyed: bool = True) -> Select:
+    columns = [model.id.label("id")]
+    if keyed:
+        columns.append(model.building_id.label("building_id"))
+    return select(*columns, cast(doc, Text).label("doc"))
+
+
+def _inspection_document(_actor: Actor) -> Select:
+    i, r, c = Inspection, InspectionResult, ChecklistItem
+    telling = (r.result != "pass") | r.note.is_not(None) | (cast(r.photo_ids, String) != "[]")
+    entry = func.json_strip_nulls(
+        _obj(
+            ("code", r.code),
+            ("result", r.result),
+            ("note", r.note),
+            ("photo_ids", _unless_empty(r.photo_ids)),
+        )
+    )
+    results = (
+        select(
+            func.count().label("n"),
+            func.json_agg(aggregate_order_by(entry, r.position)).filter(telling).label("telling"),
+        )
+        .where(r.inspection_id == i.id)
+        .lateral("results")
+    )
+    size = select(func.count()).where(c.template_id == i.template_id).scalar_subquery()
+    missing = (
+        select(func.json_agg(aggregate_order_by(c.code, c.position)))
+        .where(
+            c.template_id == i.template_id,
+            ~select(r.code)
+            .where(r.inspection_id == i.id, r.code == c.code)
+            .correlate(i, c)
+            .exists(),
+        )
+        .scalar_subquery()
+    )
+    doc = _obj(
+        ("id", i.id),
+        ("building_id", i.building_id),
+        ("kind", i.kind),
+        ("template_id", i.template_id),
+        ("inspector_id", i.inspector_id),
+        ("performed_at", _time(i.performed_at)),
+        ("location", _place(i)),
+        ("note", i.note),
+        ("status", i.status),
+        ("version", i.version),
+        ("stage", _stage_of("inspection", i)),
+        ("results", func.coalesce(results.c.telling, EMPTY_LIST)),
+    )
+    # Rare: an inspection with fewer results than its template has items names the rest.
+    with_unchecked = cast(
+        cast(doc, JSONB).op("||")(func.jsonb_build_object(literal_column("'unchecked'"), missing)),
+        JSON,
+    )
+    doc = case((results.c.n < size, with_unchecked), else_=doc)
+    return _doc(i, doc).select_from(i).join(results, true())
+
+
+def _hazard_document(_actor: Actor) -> Select:
+    h = Hazard
+    doc = _obj(
+        ("id", h.id),
+        ("building_id", h.building_id),
+        ("source", h.source),
+        ("inspection_id", h.inspection_id),
+        ("item_code", h.item_code),
+        ("category", h.category),
+        ("severity", h.severity),
+        ("description", h.description),
+        ("photo_ids", h.photo_ids),
+        ("location", _place(h)),
+        ("reported_by", h.reported_by),
+        ("reported_at", _time(h.reported_at)),
+        ("due_at", _time(h.due_at)),
+        ("status", h.status),
+        ("closed_at", _time(h.closed_at)),
+        ("version", h.version),
+        ("stage", _stage_of("hazard", h)),
+    )
+    return _doc(h, doc)
+
+
+def _rectification_document(_actor: Actor) -> Select:
+    r = Rectification
+    doc = _obj(
+        ("id", r.id),
+        ("hazard_id", r.hazard_id),
+        ("note", r.note),
+        ("photo_ids", r.photo_ids),
+        ("submitted_by", r.submitted_by),
+        ("status", r.status),
+        ("created_at", _time(r.created_at)),
+        ("version", r.version),
+        ("stage", _stage_of("rectification", r)),
+    )
+    return _doc(r, doc)
+
+
+def _submission_document(_actor: Actor) -> Select:
+    s, e = Submission, SubmissionEvent
+    last = (
+        select(
+            func.json_strip_nulls(
+                _obj(
+                    ("decision", e.decision),
+                    ("stage", e.to_stage),
+                    ("actor_id", e.actor_id),
+                    ("at", _time(e.at)),
+                    ("reason", e.reason),
+                    ("items", _unless_empty(e.items)),
+                )
+            )
+        )
+        .where(e.submission_id == s.id)
+        .order_by(e.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    doc = _obj(
+        ("id", s.id),
+        ("subject", _obj(("type", s.subject_type), ("id", s.subject_id))),
+        ("stage", s.stage),
+        ("route", s.route),
+        ("escalated", s.escalated),
+        ("stage_due_at", _time(s.stage_due_at)),
+        ("version", s.version),
+        ("last_decision", last),
+    )
+    return _doc(s, doc)
+
+
 ENTITIES: dict[str, Entity] = {
     e.name: e
     for e in (
@@ -686,14 +878,23 @@ ENTITIES: dict[str, Entity] = {
             lambda: Inspection.building_id,
             _inspection_columns,
             _shape_inspections,
+            document=_inspection_document,
         ),
-        Entity("hazards", Hazard, lambda: Hazard.building_id, _hazard_columns, _shape_hazards),
+        Entity(
+            "hazards",
+            Hazard,
+            lambda: Hazard.building_id,
+            _hazard_columns,
+            _shape_hazards,
+            document=_hazard_document,
+        ),
         Entity(
             "rectifications",
             Rectification,
             lambda: Rectification.building_id,
             _rectification_columns,
             _shape_rectifications,
+            document=_rectification_document,
         ),
         Entity(
             "submissions",
@@ -701,6 +902,7 @@ ENTITIES: dict[str, Entity] = {
             lambda: Submission.building_id,
             _submission_columns,
             _shape_submissions,
+            document=_submission_document,
         ),
         Entity("photos", Photo, None, _photo_columns, _shape_photos),
     )
