@@ -78,6 +78,20 @@ class UnitSchema(Schema):
     )
 
 
+MASKED = "Masked (138****5678) unless your role registers people."
+
+
+class ResidentOutSchema(ResidentSchema):
+    """A resident as answers show one: personal numbers may be masked."""
+
+    id_number = fields.String(allow_none=True, metadata={"description": MASKED})
+    phone = fields.String(allow_none=True, metadata={"description": MASKED})
+
+
+class UnitOutSchema(UnitSchema):
+    residents = fields.List(fields.Nested(ResidentOutSchema))
+
+
 class ShopSchema(Schema):
     id = fields.UUID(load_default=None)
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
@@ -171,7 +185,7 @@ class BuildingSchema(Schema):
     floor_area_m2 = fields.Float(allow_none=True)
     responsibility = fields.Nested(ResponsibilitySchema)
     statement = fields.Nested(StatementSchema)
-    units = fields.List(fields.Nested(UnitSchema))
+    units = fields.List(fields.Nested(UnitOutSchema))
     shops = fields.List(fields.Nested(ShopSchema))
     equipment = fields.List(fields.Nested(EquipmentSchema))
     self_check = fields.Nested(SelfCheckSchema)
