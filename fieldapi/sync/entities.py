@@ -31,7 +31,7 @@ from sqlalchemy import (
     true,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB, aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import Session
 
 from fieldapi.buildings.models import Building, Equipment, Resident, Shop, Unit
@@ -696,33 +696,76 @@ def _shape_photos(db: Session, actor: Actor, rows: Rows) -> list[dict]:
 
 # --- documents built by PostgreSQL ------------------------------------------------------
 #
-# The same shapes as above, built as JSON text by the database, so a full copy's tens of
-# thousands of objects are never turned into Python values: the answer is their text joined.
-# Times are formatted here as in Python: UTC, to the second, with a Z.
+# The same shapes as above, written as compact JSON text by the database, so a full copy's
+# tens of thousands of objects never become Python values: the answer is their text joined.
+# Each value is turned into JSON by its kind; times as in Python: UTC, to the second, Z.
 
-TIME_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
-EMPTY_LIST = literal_column("'[]'::json")
-
-
-def _obj(*pairs) -> ColumnElement:
-    """``json_build_object`` of (name, value) pairs."""
-    args: list[Any] = []
-    for name, value in pairs:
-        args.extend((literal_column(f"'{name}'"), value))
-    return func.json_build_object(*args)
+TIME_FORMAT = literal_column("""'YYYY-MM-DD"T"HH24:MI:SS"Z"'""")
+DATE_FORMAT = literal_column("'YYYY-MM-DD'")
 
 
-def _time(column) -> ColumnElement:
-    return func.to_char(func.timezone("UTC", column), literal_column(f"'{TIME_FORMAT}'"))
+def _q(text: str) -> ColumnElement:
+    """A constant piece of JSON text."""
+    return literal_column("'" + text.replace("'", "''") + "'", Text)
+
+
+def _value(column, kind: str) -> ColumnElement:
+    """``column`` as JSON text, or SQL null when it is null."""
+    match kind:
+        case "id":
+            return _q('"').concat(cast(column, Text)).concat(_q('"'))
+        case "text":
+            return cast(func.to_json(column), Text)
+        case "time":
+            stamp = func.to_char(func.timezone("UTC", column), TIME_FORMAT)
+            return _q('"').concat(stamp).concat(_q('"'))
+        case "date":
+            return _q('"').concat(func.to_char(column, DATE_FORMAT)).concat(_q('"'))
+        case "number" | "json":
+            return cast(column, Text)
+    raise ValueError(kind)
+
+
+def _object(*fields: tuple) -> ColumnElement:
+    """JSON object text of (name, value, kind) fields, ``kind`` as in ``_value`` or "raw"
+    for JSON text built already. A kind ending in "?" leaves the field out when null;
+    other fields are written as null."""
+    parts: list[Any] = []
+    for n, (name, column, kind) in enumerate(fields):
+        key = ("{" if n == 0 else ",") + f'"{name}":'
+        optional = kind.endswith("?")
+        kind = kind.rstrip("?")
+        value = column if kind == "raw" else _value(column, kind)
+        if optional:
+            parts.append(_q(key).concat(value))
+        else:
+            parts.extend((_q(key), func.coalesce(value, _q("null"))))
+    parts.append(_q("}"))
+    return func.concat(*parts)
+
+
+def _array(element: ColumnElement, *order_by, where=None) -> ColumnElement:
+    """An aggregate: the JSON array text of ``element`` over the rows (those ``where`` holds),
+    in order; null when there are none."""
+    joined = func.string_agg(element, aggregate_order_by(_q(","), *order_by))
+    if where is not None:
+        joined = joined.filter(where)
+    return _q("[").concat(joined).concat(_q("]"))
+
+
+def _list_of(select_stmt: Select) -> ColumnElement:
+    """A correlated JSON array (``[]`` when there are no rows)."""
+    return func.coalesce(select_stmt.scalar_subquery(), _q("[]"))
 
 
 def _place(model) -> ColumnElement:
-    return case((model.lat.is_not(None), _obj(("lat", model.lat), ("lon", model.lon))))
+    place = _object(("lat", model.lat, "number"), ("lon", model.lon, "number"))
+    return case((model.lat.is_not(None), place))
 
 
 def _unless_empty(column) -> ColumnElement:
-    """A JSON list column, or null when it is empty (so json_strip_nulls leaves it out)."""
-    return case((cast(column, String) != "[]", column))
+    """A JSON list column's text, or null when it is empty."""
+    return case((cast(column, String) != "[]", cast(column, Text)))
 
 
 def _stage_of(subject_type: str, model) -> ColumnElement:
@@ -734,34 +777,130 @@ def _stage_of(subject_type: str, model) -> ColumnElement:
 
 
 def _doc(model, doc: ColumnElement, *, keyed: bool = True) -> Select:
-    columns = [model.id.label("id")]
+    """(id, building_id, doc), ids as text: they only go back into cursors and answers."""
+    columns = [cast(model.id, Text).label("id")]
     if keyed:
-        columns.append(model.building_id.label("building_id"))
-    return select(*columns, cast(doc, Text).label("doc"))
+        columns.append(cast(model.building_id, Text).label("building_id"))
+    return select(*columns, doc.label("doc"))
+
+
+def _masked_id_number(column) -> ColumnElement:
+    keep = case((func.length(column) > 10, 4), else_=1)
+    masked = (
+        func.left(column, keep)
+        .concat(func.repeat("*", func.length(column) - 2 * keep))
+        .concat(func.right(column, keep))
+    )
+    return case((column == "", column), else_=masked)
+
+
+def _masked_phone(column) -> ColumnElement:
+    digits = func.replace(func.replace(column, " ", ""), "-", "")
+    size = func.length(digits)
+    masked = case(
+        (size < 7, func.repeat("*", size)),
+        else_=func.left(digits, 3).concat(func.repeat("*", size - 7)).concat(func.right(digits, 4)),
+    )
+    return case((column == "", column), else_=masked)
+
+
+def _building_document(actor: Actor) -> Select:
+    b, u, p, s, e = Building, Unit, Resident, Shop, Equipment
+    whole = reveals_personal_data(actor)
+    person = _object(
+        ("id", p.id, "id"),
+        ("name", p.name, "text"),
+        ("id_number", p.id_number if whole else _masked_id_number(p.id_number), "text"),
+        ("phone", p.phone if whole else _masked_phone(p.phone), "text"),
+        ("kind", p.kind, "text"),
+        ("is_tenant", p.is_tenant, "number"),
+        ("registered_on", p.registered_on, "date"),
+    )
+    residents = _list_of(select(_array(person, p.name, p.id)).where(p.unit_id == u.id))
+    unit = _object(
+        ("id", u.id, "id"),
+        ("label", u.label, "text"),
+        ("floor", u.floor, "number"),
+        ("area_m2", u.area_m2, "number"),
+        ("use", u.use, "text"),
+        ("residents", residents, "raw"),
+    )
+    shop = _object(
+        ("id", s.id, "id"),
+        ("name", s.name, "text"),
+        ("licence_number", s.licence_number, "text"),
+        ("business_type", s.business_type, "text"),
+        ("operator_name", s.operator_name, "text"),
+        ("contact_phone", s.contact_phone, "text"),
+        ("floor", s.floor, "number"),
+    )
+    item = _object(
+        ("id", e.id, "id"),
+        ("kind", e.kind, "text"),
+        ("count", e.count, "number"),
+        ("location", e.location, "text"),
+        ("last_service_on", e.last_service_on, "date"),
+        ("expires_on", e.expires_on, "date"),
+        ("photo_id", e.photo_id, "id"),
+    )
+    doc = _object(
+        ("id", b.id, "id"),
+        ("code", b.code, "text"),
+        ("name", b.name, "text"),
+        ("address", b.address, "text"),
+        ("grid_id", b.grid_id, "id"),
+        ("location", _place(b), "raw"),
+        ("use_type", b.use_type, "text"),
+        ("floors_above", b.floors_above, "number"),
+        ("floors_below", b.floors_below, "number"),
+        ("height_m", b.height_m, "number"),
+        ("structure", b.structure, "text"),
+        ("year_built", b.year_built, "number"),
+        ("floor_area_m2", b.floor_area_m2, "number"),
+        ("responsibility", b.responsibility, "json"),
+        ("statement_signed_on", b.statement_signed_on, "date"),
+        ("statement_photo_id", b.statement_photo_id, "id"),
+        ("self_check_interval_days", b.self_check_interval_days, "number"),
+        ("next_self_check_due_at", b.next_self_check_due_at, "time"),
+        ("last_inspected_at", b.last_inspected_at, "time"),
+        ("risk_level", b.risk_level, "text"),
+        ("notes", b.notes, "text"),
+        ("version", b.version, "number"),
+        (
+            "units",
+            _list_of(select(_array(unit, u.floor, u.label, u.id)).where(u.building_id == b.id)),
+            "raw",
+        ),
+        ("shops", _list_of(select(_array(shop, s.name, s.id)).where(s.building_id == b.id)), "raw"),
+        (
+            "equipment",
+            _list_of(select(_array(item, e.kind, e.id)).where(e.building_id == b.id)),
+            "raw",
+        ),
+    )
+    return _doc(b, doc, keyed=False)
 
 
 def _inspection_document(_actor: Actor) -> Select:
     i, r, c = Inspection, InspectionResult, ChecklistItem
     telling = (r.result != "pass") | r.note.is_not(None) | (cast(r.photo_ids, String) != "[]")
-    entry = func.json_strip_nulls(
-        _obj(
-            ("code", r.code),
-            ("result", r.result),
-            ("note", r.note),
-            ("photo_ids", _unless_empty(r.photo_ids)),
-        )
+    entry = _object(
+        ("code", r.code, "text"),
+        ("result", r.result, "text"),
+        ("note", r.note, "text?"),
+        ("photo_ids", _unless_empty(r.photo_ids), "raw?"),
     )
     results = (
         select(
             func.count().label("n"),
-            func.json_agg(aggregate_order_by(entry, r.position)).filter(telling).label("telling"),
+            _array(entry, r.position, where=telling).label("telling"),
         )
         .where(r.inspection_id == i.id)
         .lateral("results")
     )
-    size = select(func.count()).where(c.template_id == i.template_id).scalar_subquery()
+    sizes = select(c.template_id, func.count().label("n")).group_by(c.template_id).subquery("sizes")
     missing = (
-        select(func.json_agg(aggregate_order_by(c.code, c.position)))
+        select(_array(cast(func.to_json(c.code), Text), c.position))
         .where(
             c.template_id == i.template_id,
             ~select(r.code)
@@ -771,65 +910,67 @@ def _inspection_document(_actor: Actor) -> Select:
         )
         .scalar_subquery()
     )
-    doc = _obj(
-        ("id", i.id),
-        ("building_id", i.building_id),
-        ("kind", i.kind),
-        ("template_id", i.template_id),
-        ("inspector_id", i.inspector_id),
-        ("performed_at", _time(i.performed_at)),
-        ("location", _place(i)),
-        ("note", i.note),
-        ("status", i.status),
-        ("version", i.version),
-        ("stage", _stage_of("inspection", i)),
-        ("results", func.coalesce(results.c.telling, EMPTY_LIST)),
-    )
     # Rare: an inspection with fewer results than its template has items names the rest.
-    with_unchecked = cast(
-        cast(doc, JSONB).op("||")(func.jsonb_build_object(literal_column("'unchecked'"), missing)),
-        JSON,
+    unchecked = case((results.c.n < func.coalesce(sizes.c.n, 0), missing))
+    doc = _object(
+        ("id", i.id, "id"),
+        ("building_id", i.building_id, "id"),
+        ("kind", i.kind, "text"),
+        ("template_id", i.template_id, "id"),
+        ("inspector_id", i.inspector_id, "id"),
+        ("performed_at", i.performed_at, "time"),
+        ("location", _place(i), "raw"),
+        ("note", i.note, "text"),
+        ("status", i.status, "text"),
+        ("version", i.version, "number"),
+        ("stage", _stage_of("inspection", i), "text"),
+        ("results", func.coalesce(results.c.telling, _q("[]")), "raw"),
+        ("unchecked", unchecked, "raw?"),
     )
-    doc = case((results.c.n < size, with_unchecked), else_=doc)
-    return _doc(i, doc).select_from(i).join(results, true())
+    return (
+        _doc(i, doc)
+        .select_from(i)
+        .join(results, true())
+        .outerjoin(sizes, sizes.c.template_id == i.template_id)
+    )
 
 
 def _hazard_document(_actor: Actor) -> Select:
     h = Hazard
-    doc = _obj(
-        ("id", h.id),
-        ("building_id", h.building_id),
-        ("source", h.source),
-        ("inspection_id", h.inspection_id),
-        ("item_code", h.item_code),
-        ("category", h.category),
-        ("severity", h.severity),
-        ("description", h.description),
-        ("photo_ids", h.photo_ids),
-        ("location", _place(h)),
-        ("reported_by", h.reported_by),
-        ("reported_at", _time(h.reported_at)),
-        ("due_at", _time(h.due_at)),
-        ("status", h.status),
-        ("closed_at", _time(h.closed_at)),
-        ("version", h.version),
-        ("stage", _stage_of("hazard", h)),
+    doc = _object(
+        ("id", h.id, "id"),
+        ("building_id", h.building_id, "id"),
+        ("source", h.source, "text"),
+        ("inspection_id", h.inspection_id, "id"),
+        ("item_code", h.item_code, "text"),
+        ("category", h.category, "text"),
+        ("severity", h.severity, "text"),
+        ("description", h.description, "text"),
+        ("photo_ids", h.photo_ids, "json"),
+        ("location", _place(h), "raw"),
+        ("reported_by", h.reported_by, "id"),
+        ("reported_at", h.reported_at, "time"),
+        ("due_at", h.due_at, "time"),
+        ("status", h.status, "text"),
+        ("closed_at", h.closed_at, "time"),
+        ("version", h.version, "number"),
+        ("stage", _stage_of("hazard", h), "text"),
     )
     return _doc(h, doc)
 
 
 def _rectification_document(_actor: Actor) -> Select:
     r = Rectification
-    doc = _obj(
-        ("id", r.id),
-        ("hazard_id", r.hazard_id),
-        ("note", r.note),
-        ("photo_ids", r.photo_ids),
-        ("submitted_by", r.submitted_by),
-        ("status", r.status),
-        ("created_at", _time(r.created_at)),
-        ("version", r.version),
-        ("stage", _stage_of("rectification", r)),
+    doc = _object(
+        ("id", r.id, "id"),
+        ("hazard_id", r.hazard_id, "id"),
+        ("note", r.note, "text"),
+        ("photo_ids", r.photo_ids, "json"),
+        ("submitted_by", r.submitted_by, "id"),
+        ("status", r.status, "text"),
+        ("created_at", r.created_at, "time"),
+        ("version", r.version, "number"),
+        ("stage", _stage_of("rectification", r), "text"),
     )
     return _doc(r, doc)
 
@@ -838,15 +979,13 @@ def _submission_document(_actor: Actor) -> Select:
     s, e = Submission, SubmissionEvent
     last = (
         select(
-            func.json_strip_nulls(
-                _obj(
-                    ("decision", e.decision),
-                    ("stage", e.to_stage),
-                    ("actor_id", e.actor_id),
-                    ("at", _time(e.at)),
-                    ("reason", e.reason),
-                    ("items", _unless_empty(e.items)),
-                )
+            _object(
+                ("decision", e.decision, "text"),
+                ("stage", e.to_stage, "text"),
+                ("actor_id", e.actor_id, "id"),
+                ("at", e.at, "time"),
+                ("reason", e.reason, "text?"),
+                ("items", _unless_empty(e.items), "raw?"),
             )
         )
         .where(e.submission_id == s.id)
@@ -854,15 +993,15 @@ def _submission_document(_actor: Actor) -> Select:
         .limit(1)
         .scalar_subquery()
     )
-    doc = _obj(
-        ("id", s.id),
-        ("subject", _obj(("type", s.subject_type), ("id", s.subject_id))),
-        ("stage", s.stage),
-        ("route", s.route),
-        ("escalated", s.escalated),
-        ("stage_due_at", _time(s.stage_due_at)),
-        ("version", s.version),
-        ("last_decision", last),
+    doc = _object(
+        ("id", s.id, "id"),
+        ("subject", _object(("type", s.subject_type, "text"), ("id", s.subject_id, "id")), "raw"),
+        ("stage", s.stage, "text"),
+        ("route", s.route, "json"),
+        ("escalated", s.escalated, "number"),
+        ("stage_due_at", s.stage_due_at, "time"),
+        ("version", s.version, "number"),
+        ("last_decision", last, "raw"),
     )
     return _doc(s, doc)
 
@@ -871,7 +1010,14 @@ ENTITIES: dict[str, Entity] = {
     e.name: e
     for e in (
         Entity("templates", ChecklistTemplate, None, _template_columns, _shape_templates, False),
-        Entity("buildings", Building, lambda: Building.id, _building_columns, _shape_buildings),
+        Entity(
+            "buildings",
+            Building,
+            lambda: Building.id,
+            _building_columns,
+            _shape_buildings,
+            document=_building_document,
+        ),
         Entity(
             "inspections",
             Inspection,

@@ -239,10 +239,10 @@ def _deliver(db: Session, actor: Actor, rows: list, page: Page) -> None:
         ids = list(named.get(name, ()))
         if not ids:
             continue
-        seen, found = ENTITIES[name].by_ids(db, actor, ids)
-        seen = set(seen)
+        found_ids, found = ENTITIES[name].by_ids(db, actor, ids)
+        seen = {str(i) for i in found_ids}
         page.changes[name]["upserted"].extend(found)
-        page.changes[name]["deleted"].extend(i for i in ids if i not in seen)
+        page.changes[name]["deleted"].extend(i for i in ids if str(i) not in seen)
 
 
 def _start_move_if_scope_changed(db: Session, actor: Actor, cursor: Cursor) -> None:

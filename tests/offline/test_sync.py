@@ -12,13 +12,14 @@ import threading
 import time
 import uuid
 from dataclasses import replace
+from datetime import date
 
 import orjson
 import pytest
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import select, update
 
-from fieldapi.buildings.models import Building
+from fieldapi.buildings.models import Building, Resident, Unit
 from fieldapi.checklists.defaults import ensure_defaults
 from fieldapi.core.scope import Actor
 from fieldapi.sync import capture
@@ -251,23 +252,33 @@ def test_database_built_documents_equal_the_python_shapes(field, world, phone, a
     hazard = field.report("officer1", "B1").get_json()
     assert field.rectify("mgr1", hazard["id"]).status_code == 201
     assert failed["submission_id"]
-    admin = Actor(user_id=world.users["admin"], username="admin", role="admin")
+    with app.extensions["fieldapi.sessionmaker"]() as db:
+        unit = db.scalar(select(Unit).where(Unit.building_id == world.buildings["B1"]))
+        for n, (id_number, phone_number) in enumerate(
+            [("AB", "12-345"), ("", ""), (None, None), ("44030019900101123X", "+86 138-1234-5678")]
+        ):
+            db.add(Resident(unit_id=unit.id, name=f"R{n}", id_number=id_number, phone=phone_number,
+                            kind="permanent", registered_on=date(2026, 1, n + 1)))  # fmt: skip
+        db.commit()
     compared = 0
     with app.extensions["fieldapi.sessionmaker"]() as db:
-        for name, entity in ENTITY_SHAPES.items():
-            if entity.document is None:
-                continue
-            ids = list(db.scalars(select(entity.model.id)))
-            assert ids, name
-            in_db_ids, in_db = entity.by_ids(db, admin, ids)
-            in_python_ids, in_python = replace(entity, document=None).by_ids(db, admin, ids)
-            assert sorted(in_db_ids) == sorted(in_python_ids)
-            built = {doc["id"]: doc for doc in orjson.loads(orjson.dumps(in_db))}
-            shaped = orjson.loads(orjson.dumps(in_python, option=JSON_OPTIONS))
-            for item in shaped:
-                assert built[item["id"]] == item, name
-                compared += 1
-    assert compared >= 10
+        for who, role in (("admin", "admin"), ("gw1", "grid_staff")):
+            actor = Actor(user_id=world.users[who], username=who, role=role)
+            for name, entity in ENTITY_SHAPES.items():
+                if entity.document is None:
+                    continue
+                ids = list(db.scalars(select(entity.model.id)))
+                assert ids, name
+                in_db_ids, in_db = entity.by_ids(db, actor, ids)
+                in_python_ids, in_python = replace(entity, document=None).by_ids(db, actor, ids)
+                assert sorted(in_db_ids) == sorted(in_python_ids)
+                built = {doc["id"]: doc for doc in orjson.loads(orjson.dumps(in_db))}
+                shaped = orjson.loads(orjson.dumps(in_python, option=JSON_OPTIONS))
+                assert len(built) == len(shaped)
+                for item in shaped:
+                    assert built[item["id"]] == item, (who, name)
+                    compared += 1
+    assert compared >= 20
 
 
 # --- deltas ------------------------------------------------------------------------------
