@@ -44,7 +44,7 @@ from fieldapi.photos.models import Photo, PhotoUse
 from fieldapi.review.models import Submission, SubmissionEvent
 
 Rows = Sequence[Any]
-Found = tuple[list[uuid.UUID], list[Any]]  # ids, and the objects (dicts or JSON fragments)
+Found = tuple[list[str], list[Any]]  # ids, and the objects (dicts or JSON fragments)
 IN_CHUNK = 5000
 
 
@@ -121,7 +121,7 @@ class Entity:
     def _shaped(self, db: Session, actor: Actor, rows: Rows) -> Found:
         if self._in_database(db):
             return [row.id for row in rows], [orjson.Fragment(row.doc) for row in rows]
-        return [row.id for row in rows], self.shape(db, actor, rows)
+        return [str(row.id) for row in rows], self.shape(db, actor, rows)
 
     def by_ids(self, db: Session, actor: Actor, ids: Sequence[uuid.UUID]) -> Found:
         """The objects among ``ids`` that exist and are in scope: their ids, and shapes."""

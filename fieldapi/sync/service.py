@@ -240,7 +240,7 @@ def _deliver(db: Session, actor: Actor, rows: list, page: Page) -> None:
         if not ids:
             continue
         found_ids, found = ENTITIES[name].by_ids(db, actor, ids)
-        seen = {str(i) for i in found_ids}
+        seen = set(found_ids)
         page.changes[name]["upserted"].extend(found)
         page.changes[name]["deleted"].extend(i for i in ids if str(i) not in seen)
 
