@@ -9,7 +9,7 @@ from datetime import timedelta
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from fieldapi.auth.models import AuthSession
 from fieldapi.auth.passwords import Passwords
@@ -210,10 +210,14 @@ def logout(
 def active_session(
     db: Session, *, user_id: uuid.UUID, session_id: uuid.UUID
 ) -> tuple[AuthSession, User] | None:
-    """The live session and its active user, or None when revoked, expired or disabled."""
+    """The live session and its active user, or None when revoked, expired or disabled.
+
+    The user's area and building links are loaded only if something reads them: the check
+    of every request needs the user's id, name and role alone."""
     row = db.execute(
         select(AuthSession, User)
         .join(User, User.id == AuthSession.user_id)
+        .options(lazyload(User.area_links), lazyload(User.building_links))
         .where(
             AuthSession.id == session_id,
             AuthSession.user_id == user_id,
