@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import ColumnElement, Select, and_, func, not_, select, text, true
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,9 +35,10 @@ from fieldapi.review import inbox as review_inbox
 from fieldapi.sync.entities import ENTITIES
 from fieldapi.sync.models import SyncChange, SyncScope
 
-DEFAULT_LIMIT = 1000
+DEFAULT_LIMIT = 5000
 MAX_LIMIT = 5000
 INBOX_LIMIT = 5000
+JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
 ALL = "*"  # the digest of an admin's scope: everything, always
 COPY_ORDER = ("templates", "buildings", "inspections", "hazards", "rectifications")
 COPY_ORDER += ("submissions", "photos")
@@ -58,6 +60,7 @@ class Cursor:
     copying: bool = False
     step: int = 0
     after: list[str] | None = None
+    inbox: str | None = None  # digest of the inbox last sent along this cursor's line
 
 
 @dataclass
@@ -67,7 +70,7 @@ class Page:
     )
     next_cursor: str = ""
     has_more: bool = False
-    inbox: list[dict[str, Any]] | None = None
+    inbox: orjson.Fragment | None = None  # the inbox as JSON, when it is sent
 
 
 def _serializer(secret: str) -> URLSafeSerializer:
@@ -76,6 +79,8 @@ def _serializer(secret: str) -> URLSafeSerializer:
 
 def encode_cursor(secret: str, actor: Actor, cursor: Cursor) -> str:
     payload: dict[str, Any] = {"u": actor.user_id.hex, "s": cursor.seq, "d": cursor.digest}
+    if cursor.inbox is not None:
+        payload["i"] = cursor.inbox
     if cursor.copying:
         payload["p"] = [cursor.copy_from, cursor.step, cursor.after]
     return _serializer(secret).dumps(payload)
@@ -91,6 +96,8 @@ def decode_cursor(secret: str, actor: Actor, token: str) -> Cursor:
         if payload["u"] != actor.user_id.hex:
             raise InvalidCursor("This cursor was issued to another account. Start again.")
         cursor = Cursor(seq=int(payload["s"]), digest=str(payload["d"]))
+        if "i" in payload:
+            cursor.inbox = str(payload["i"])
         if "p" in payload:
             copy_from, step, after = payload["p"]
             cursor.copying, cursor.copy_from, cursor.step, cursor.after = (
@@ -255,6 +262,20 @@ def _start_move_if_scope_changed(db: Session, actor: Actor, cursor: Cursor) -> N
         cursor.digest = digest
 
 
+def _send_inbox_if_changed(
+    db: Session, actor: Actor, cursor: Cursor, page: Page, notice_days: int
+) -> None:
+    """The whole inbox, unless it is the one the cursor says was sent last."""
+    items, _ = review_inbox.inbox(
+        db=db, actor=actor, limit=INBOX_LIMIT, cursor=None, notice_days=notice_days
+    )
+    text = orjson.dumps(items, option=JSON_OPTIONS)
+    digest = hashlib.sha256(text).hexdigest()[:16]
+    if digest != cursor.inbox:
+        page.inbox = orjson.Fragment(text)
+        cursor.inbox = digest
+
+
 def pull(
     *,
     db: Session,
@@ -308,8 +329,6 @@ def pull(
     else:
         page.has_more = cursor.copying or newest_seq(db) > cursor.seq
     if not page.has_more and delivered:
-        page.inbox, _ = review_inbox.inbox(
-            db=db, actor=actor, limit=INBOX_LIMIT, cursor=None, notice_days=notice_days
-        )
+        _send_inbox_if_changed(db, actor, cursor, page, notice_days)
     page.next_cursor = encode_cursor(secret, actor, cursor)
     return page

@@ -21,7 +21,7 @@ blp = Blueprint("sync", __name__, url_prefix="/api/v1", description="Offline syn
 # quick for a small loss in size. Small answers are not worth compressing.
 GZIP_LEVEL = 1
 GZIP_MIN_BYTES = 1024
-JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
+JSON_OPTIONS = service.JSON_OPTIONS
 
 
 def _accepts_gzip() -> bool:

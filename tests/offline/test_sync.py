@@ -281,6 +281,30 @@ def test_database_built_documents_equal_the_python_shapes(field, world, phone, a
     assert compared >= 20
 
 
+def test_inbox_is_sent_again_only_when_it_changed(field, world, phone, client, as_user):
+    first = field.submitted("mgr1", "B1")
+    gw = phone("gw1")
+    gw.pull()
+    assert "inbox" in gw.pages[-1]
+    path = f"/api/v1/buildings/{world.buildings['B1']}"
+    etag = client.get(path, headers=as_user("admin")).headers["ETag"]
+    edited = client.patch(
+        path, json={"notes": "Gate code 1234"}, headers={**as_user("admin"), "If-Match": etag}
+    )
+    assert edited.status_code == 200, edited.get_json()
+    pages = gw.pull()
+    assert str(world.buildings["B1"]) in upserted(pages, "buildings")
+    assert all("inbox" not in page for page in pages)  # the same inbox: not sent again
+    second = field.submitted("mgr1", "B1")
+    pages = gw.pull()
+    inbox = pages[-1]["inbox"]
+    assert {first["submission_id"], second["submission_id"]} <= {i["submission_id"] for i in inbox}
+    # A copy started again from nothing brings the inbox again.
+    again = phone("gw1")
+    again.pull()
+    assert again.pages[-1]["inbox"] == inbox
+
+
 # --- deltas ------------------------------------------------------------------------------
 
 
