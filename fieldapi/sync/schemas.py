@@ -1,8 +1,10 @@
 """The sync page and the compact shapes of the objects a phone keeps offline.
 
 These shapes are lighter than the REST answers: no links, no derived flags that need other
-records, results of inspections listed only where they say more than "passed". Times are
-UTC to the second (``2026-12-03T09:15:00Z``). A field without a value is ``null``.
+records, results of inspections listed only where they say more than "passed", submissions
+with their last decision rather than their whole history (read online). Times are UTC to
+the second (``2026-12-03T09:15:00Z``). A field without a value is ``null``, except those
+documented as left out.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ class SyncArgsSchema(Schema):
     limit = fields.Integer(
         load_default=DEFAULT_LIMIT,
         validate=validate.Range(min=1, max=MAX_LIMIT),
-        **_doc("At most this many objects (or change records) are read for one page."),
+        **_doc(
+            "At most this many objects (or change records) are read for one page; the "
+            "default is the largest."
+        ),
     )
 
 
@@ -194,7 +199,9 @@ class SyncSubjectSchema(Schema):
     id = fields.UUID()
 
 
-class SyncHistoryEntrySchema(Schema):
+class SyncDecisionSchema(Schema):
+    """The latest step of a submission's history."""
+
     decision = fields.String(**_doc("submit, resubmit, approve, return or reopen."))
     stage = fields.String(**_doc("The stage the submission entered."))
     actor_id = fields.UUID()
@@ -204,8 +211,10 @@ class SyncHistoryEntrySchema(Schema):
 
 
 class SyncSubmissionSchema(Schema):
-    """A submission in the review chain with its history, oldest first. Its building is its
-    subject's; the stage it left at each step is the one the step before entered."""
+    """A submission in the review chain as it stands: its stage, route, due time, version
+    (for `If-Match`) and the last decision taken on it. Its whole history is not sent: read
+    it online (`GET /api/v1/submissions/{id}`, or the building's timeline). Its building is
+    its subject's."""
 
     id = fields.UUID()
     subject = fields.Nested(SyncSubjectSchema)
@@ -214,7 +223,7 @@ class SyncSubmissionSchema(Schema):
     escalated = fields.Boolean()
     stage_due_at = fields.DateTime(allow_none=True)
     version = fields.Integer()
-    history = fields.List(fields.Nested(SyncHistoryEntrySchema))
+    last_decision = fields.Nested(SyncDecisionSchema)
 
 
 class SyncPhotoSchema(Schema):
@@ -263,7 +272,8 @@ class SyncPageSchema(Schema):
     inbox = fields.List(
         fields.Nested(InboxItemSchema),
         **_doc(
-            "Your whole inbox, on the last page of a pull that brought anything; left out "
-            "when nothing changed."
+            "Your whole inbox, on the last page of a pull that brought anything, when it "
+            "differs from the one last sent along this line of cursors (a first copy always "
+            "brings it); left out otherwise: keep the one you have."
         ),
     )
