@@ -8,21 +8,8 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-
-from tests.fieldwork.conftest import Field
 from tests.photos.conftest import assert_problem, sha256, small_jpeg
 from tests.support.world import building_payload
-
-
-@pytest.fixture
-def field(client, app, world, as_user) -> Field:
-    from fieldapi.checklists.defaults import ensure_defaults
-
-    with app.extensions["fieldapi.sessionmaker"]() as db:
-        ensure_defaults(db)
-        db.commit()
-    return Field(client, app, world, as_user)
 
 
 def create_twice_then_differ(client, headers, path, body, changed, read_path):

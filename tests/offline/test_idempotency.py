@@ -22,21 +22,11 @@ from fieldapi.core.idempotency import IdempotencyKey, fingerprint
 from fieldapi.fieldwork.models import Hazard, Inspection, Rectification
 from fieldapi.photos.models import Photo
 from fieldapi.review.models import SubmissionEvent
-from tests.fieldwork.conftest import PLAIN_ITEMS, Field
+from tests.fieldwork.conftest import PLAIN_ITEMS
 from tests.photos.conftest import assert_problem, sha256, small_jpeg
 from tests.support.world import building_payload
 
 BUILDINGS = "/api/v1/buildings"
-
-
-@pytest.fixture
-def field(client, app, world, as_user) -> Field:
-    from fieldapi.checklists.defaults import ensure_defaults
-
-    with app.extensions["fieldapi.sessionmaker"]() as db:
-        ensure_defaults(db)
-        db.commit()
-    return Field(client, app, world, as_user)
 
 
 def keyed(headers: dict[str, str], key: str) -> dict[str, str]:
