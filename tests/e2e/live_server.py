@@ -27,9 +27,8 @@ from fieldapi.checklists.defaults import ensure_defaults
 from fieldapi.config import Settings
 from fieldapi.core import migrate
 from fieldapi.core.scope import Actor
-from fieldapi.users.service import create_user
 from tests.support.seaweedfs import SeaweedFS, make_bucket
-from tests.support.world import PASSWORD, World, build_world, building_payload
+from tests.support.world import World, add_person, build_world, building_payload
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 3
@@ -127,19 +126,7 @@ def _populate(env: dict) -> World:
             )
             world.buildings[code] = building.id
         for username, (role, areas, buildings) in EXTRA_PEOPLE.items():
-            user = create_user(
-                db=db,
-                passwords=passwords,
-                data={
-                    "username": username,
-                    "password": PASSWORD,
-                    "role": role,
-                    "active": True,
-                    "area_ids": [world.areas[a] for a in areas],
-                    "building_ids": [world.buildings[b] for b in buildings],
-                },
-            )
-            world.users[username] = user.id
+            add_person(db, passwords, world, username, role, areas, buildings)
     engine.dispose()
     return world
 

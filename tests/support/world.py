@@ -55,6 +55,23 @@ def building_payload(code: str, grid_id: uuid.UUID, **extra) -> dict:
     return payload
 
 
+def add_person(db, passwords, world: World, username: str, role: str, areas, buildings) -> None:
+    """An account of the world, scoped to areas and buildings named as the world names them."""
+    user = create_user(
+        db=db,
+        passwords=passwords,
+        data={
+            "username": username,
+            "password": world.password,
+            "role": role,
+            "active": True,
+            "area_ids": [world.areas[a] for a in areas],
+            "building_ids": [world.buildings[b] for b in buildings],
+        },
+    )
+    world.users[username] = user.id
+
+
 def build_world(app) -> World:
     world = World(password=PASSWORD)
     passwords = app.extensions["fieldapi.passwords"]
@@ -126,18 +143,6 @@ def build_world(app) -> World:
         for username, (role, areas, buildings) in PERSONAS.items():
             if username == "admin":
                 continue
-            user = create_user(
-                db=session,
-                passwords=passwords,
-                data={
-                    "username": username,
-                    "password": PASSWORD,
-                    "role": role,
-                    "active": True,
-                    "area_ids": [world.areas[a] for a in areas],
-                    "building_ids": [world.buildings[b] for b in buildings],
-                },
-            )
-            world.users[username] = user.id
+            add_person(session, passwords, world, username, role, areas, buildings)
     session.close()
     return world
