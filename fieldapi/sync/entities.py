@@ -31,8 +31,8 @@ from sqlalchemy import (
     true,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, distinct_on
+from sqlalchemy.orm import Session, aliased
 
 from fieldapi.buildings.models import Building, Equipment, Resident, Shop, Unit
 from fieldapi.buildings.present import mask_id_number, mask_phone, reveals_personal_data
@@ -53,10 +53,17 @@ def _chunks(ids: Sequence[uuid.UUID]):
         yield ids[start : start + IN_CHUNK]
 
 
+def _id_array(ids: Sequence[uuid.UUID | str]) -> ColumnElement:
+    """A PostgreSQL array of ids, sent as one comma-separated text (thousands of ids as an
+    array parameter cost more to send than the query takes)."""
+    joined = bindparam(None, ",".join(str(i) for i in ids), type_=Text)
+    return cast(func.string_to_array(joined, literal_column("','")), ARRAY(Uuid()))
+
+
 def _one_of(db: Session, column, ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
     """``column IN ids``; on PostgreSQL one array parameter rather than thousands."""
     if db.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(ids), type_=ARRAY(Uuid())))
+        return column == any_(_id_array(ids))
     return column.in_(ids)
 
 
@@ -91,9 +98,9 @@ class Entity:
     columns: Callable[[], Select]
     shape: Callable[[Session, Actor, Rows], list[dict[str, Any]]]
     scoped: bool = True  # templates are the same for everyone
-    # On PostgreSQL: the object as JSON text built by the database, as a select of
-    # (id, building_id, doc) or (id, doc); None: shaped in Python on every backend.
-    document: Callable[[Actor], Select] | None = None
+    # On PostgreSQL: the objects among an array of ids as JSON text built by the database,
+    # a select of (id, doc); None: shaped in Python on every backend.
+    document: Callable[[Actor, ColumnElement], Select] | None = None
 
     def key(self) -> tuple[ColumnElement, ...]:
         if self.building is None or self.name == "buildings":
@@ -115,23 +122,28 @@ class Entity:
     def _in_database(self, db: Session) -> bool:
         return self.document is not None and db.get_bind().dialect.name == "postgresql"
 
-    def _select(self, db: Session, actor: Actor) -> Select:
-        return self.document(actor) if self._in_database(db) else self.columns()
-
-    def _shaped(self, db: Session, actor: Actor, rows: Rows) -> Found:
-        if self._in_database(db):
-            return [row.id for row in rows], [orjson.Fragment(row.doc) for row in rows]
-        return [str(row.id) for row in rows], self.shape(db, actor, rows)
+    def _documents(self, db: Session, actor: Actor, ids: Sequence, *, check: bool) -> Found:
+        """The database-built documents of ``ids`` in key order (only those in scope when
+        ``check``; else the ids were just read in scope)."""
+        stmt = self.document(actor, _id_array(ids)).order_by(*self.key())
+        if check:
+            stmt = stmt.where(self.visible(actor))
+        rows = db.connection().execute(stmt).all()
+        return [row.id for row in rows], [orjson.Fragment(row.doc) for row in rows]
 
     def by_ids(self, db: Session, actor: Actor, ids: Sequence[uuid.UUID]) -> Found:
         """The objects among ``ids`` that exist and are in scope: their ids, and shapes."""
-        rows: list[Any] = []
+        found: Found = ([], [])
         for chunk in _chunks(list(ids)):
-            stmt = self._select(db, actor).where(
-                _one_of(db, self.model.id, chunk), self.visible(actor)
-            )
-            rows.extend(db.connection().execute(stmt).all())
-        return self._shaped(db, actor, rows)
+            if self._in_database(db):
+                some = self._documents(db, actor, chunk, check=True)
+            else:
+                stmt = self.columns().where(_one_of(db, self.model.id, chunk), self.visible(actor))
+                rows = db.connection().execute(stmt).all()
+                some = [str(row.id) for row in rows], self.shape(db, actor, rows)
+            found[0].extend(some[0])
+            found[1].extend(some[1])
+        return found
 
     def page(
         self,
@@ -144,14 +156,20 @@ class Entity:
     ) -> tuple[list, tuple | None]:
         """Up to ``limit`` objects in scope and ``within`` a building set, after a key."""
         key = self.key()
-        stmt = self._select(db, actor).where(self.visible(actor), within)
+        in_database = self._in_database(db)
+        # In the database: the page's keys first, then the documents of those ids.
+        stmt = select(*(cast(k, Text) for k in key)) if in_database else self.columns()
+        stmt = stmt.where(self.visible(actor), within)
         if after is not None:
             stmt = stmt.where(tuple_(*key) > tuple_(*after))
         rows = db.connection().execute(stmt.order_by(*key).limit(limit + 1)).all()
         more = len(rows) > limit
         rows = rows[:limit]
+        if in_database:
+            last = tuple(rows[-1]) if more else None
+            return self._documents(db, actor, [row[-1] for row in rows], check=False)[1], last
         last = _key_of(self, rows[-1]) if more else None
-        return self._shaped(db, actor, rows)[1], last
+        return self.shape(db, actor, rows), last
 
     def ids_page(
         self, db: Session, *, within: ColumnElement[bool], after: tuple | None, limit: int
@@ -768,20 +786,15 @@ def _unless_empty(column) -> ColumnElement:
     return case((cast(column, String) != "[]", cast(column, Text)))
 
 
-def _stage_of(subject_type: str, model) -> ColumnElement:
-    return (
-        select(Submission.stage)
-        .where(Submission.subject_type == subject_type, Submission.subject_id == model.id)
-        .scalar_subquery()
+def _doc(model, doc: ColumnElement, ids: ColumnElement) -> Select:
+    """(id, doc) of the objects among ``ids``, the id as text: it only goes into answers."""
+    return select(cast(model.id, Text).label("id"), doc.label("doc")).where(model.id == any_(ids))
+
+
+def _with_stage(stmt: Select, subject_type: str, model, stage) -> Select:
+    return stmt.outerjoin(
+        stage, and_(stage.subject_type == subject_type, stage.subject_id == model.id)
     )
-
-
-def _doc(model, doc: ColumnElement, *, keyed: bool = True) -> Select:
-    """(id, building_id, doc), ids as text: they only go back into cursors and answers."""
-    columns = [cast(model.id, Text).label("id")]
-    if keyed:
-        columns.append(cast(model.building_id, Text).label("building_id"))
-    return select(*columns, doc.label("doc"))
 
 
 def _masked_id_number(column) -> ColumnElement:
@@ -804,7 +817,7 @@ def _masked_phone(column) -> ColumnElement:
     return case((column == "", column), else_=masked)
 
 
-def _building_document(actor: Actor) -> Select:
+def _building_document(actor: Actor, ids: ColumnElement) -> Select:
     b, u, p, s, e = Building, Unit, Resident, Shop, Equipment
     whole = reveals_personal_data(actor)
     person = _object(
@@ -878,11 +891,12 @@ def _building_document(actor: Actor) -> Select:
             "raw",
         ),
     )
-    return _doc(b, doc, keyed=False)
+    return _doc(b, doc, ids)
 
 
-def _inspection_document(_actor: Actor) -> Select:
+def _inspection_document(_actor: Actor, ids: ColumnElement) -> Select:
     i, r, c = Inspection, InspectionResult, ChecklistItem
+    stage = aliased(Submission)
     telling = (r.result != "pass") | r.note.is_not(None) | (cast(r.photo_ids, String) != "[]")
     entry = _object(
         ("code", r.code, "text"),
@@ -923,20 +937,21 @@ def _inspection_document(_actor: Actor) -> Select:
         ("note", i.note, "text"),
         ("status", i.status, "text"),
         ("version", i.version, "number"),
-        ("stage", _stage_of("inspection", i), "text"),
+        ("stage", stage.stage, "text"),
         ("results", func.coalesce(results.c.telling, _q("[]")), "raw"),
         ("unchecked", unchecked, "raw?"),
     )
-    return (
-        _doc(i, doc)
+    stmt = (
+        _doc(i, doc, ids)
         .select_from(i)
         .join(results, true())
         .outerjoin(sizes, sizes.c.template_id == i.template_id)
     )
+    return _with_stage(stmt, "inspection", i, stage)
 
 
-def _hazard_document(_actor: Actor) -> Select:
-    h = Hazard
+def _hazard_document(_actor: Actor, ids: ColumnElement) -> Select:
+    h, stage = Hazard, aliased(Submission)
     doc = _object(
         ("id", h.id, "id"),
         ("building_id", h.building_id, "id"),
@@ -954,13 +969,13 @@ def _hazard_document(_actor: Actor) -> Select:
         ("status", h.status, "text"),
         ("closed_at", h.closed_at, "time"),
         ("version", h.version, "number"),
-        ("stage", _stage_of("hazard", h), "text"),
+        ("stage", stage.stage, "text"),
     )
-    return _doc(h, doc)
+    return _with_stage(_doc(h, doc, ids).select_from(h), "hazard", h, stage)
 
 
-def _rectification_document(_actor: Actor) -> Select:
-    r = Rectification
+def _rectification_document(_actor: Actor, ids: ColumnElement) -> Select:
+    r, stage = Rectification, aliased(Submission)
     doc = _object(
         ("id", r.id, "id"),
         ("hazard_id", r.hazard_id, "id"),
@@ -970,29 +985,29 @@ def _rectification_document(_actor: Actor) -> Select:
         ("status", r.status, "text"),
         ("created_at", r.created_at, "time"),
         ("version", r.version, "number"),
-        ("stage", _stage_of("rectification", r), "text"),
+        ("stage", stage.stage, "text"),
     )
-    return _doc(r, doc)
+    return _with_stage(_doc(r, doc, ids).select_from(r), "rectification", r, stage)
 
 
-def _submission_document(_actor: Actor) -> Select:
+def _submission_document(_actor: Actor, ids: ColumnElement) -> Select:
     s, e = Submission, SubmissionEvent
-    last = (
-        select(
-            _object(
-                ("decision", e.decision, "text"),
-                ("stage", e.to_stage, "text"),
-                ("actor_id", e.actor_id, "id"),
-                ("at", e.at, "time"),
-                ("reason", e.reason, "text?"),
-                ("items", _unless_empty(e.items), "raw?"),
-            )
-        )
-        .where(e.submission_id == s.id)
-        .order_by(e.seq.desc())
-        .limit(1)
-        .scalar_subquery()
+    newest = (
+        select(e.submission_id, e.decision, e.to_stage, e.actor_id, e.at, e.reason, e.items)
+        .where(e.submission_id == any_(ids))
+        .order_by(e.submission_id, e.seq.desc())
+        .ext(distinct_on(e.submission_id))
+        .subquery("last")
     )
+    last = _object(
+        ("decision", newest.c.decision, "text"),
+        ("stage", newest.c.to_stage, "text"),
+        ("actor_id", newest.c.actor_id, "id"),
+        ("at", newest.c.at, "time"),
+        ("reason", newest.c.reason, "text?"),
+        ("items", _unless_empty(newest.c["items"]), "raw?"),
+    )
+    last = case((newest.c.submission_id.is_not(None), last))
     doc = _object(
         ("id", s.id, "id"),
         ("subject", _object(("type", s.subject_type, "text"), ("id", s.subject_id, "id")), "raw"),
@@ -1003,7 +1018,7 @@ def _submission_document(_actor: Actor) -> Select:
         ("version", s.version, "number"),
         ("last_decision", last, "raw"),
     )
-    return _doc(s, doc)
+    return _doc(s, doc, ids).select_from(s).outerjoin(newest, newest.c.submission_id == s.id)
 
 
 ENTITIES: dict[str, Entity] = {
