@@ -44,7 +44,29 @@ from fieldapi.photos.models import Photo, PhotoUse
 from fieldapi.review.models import Submission, SubmissionEvent
 
 Rows = Sequence[Any]
-Found = tuple[list[str], list[Any]]  # ids, and the objects (dicts or JSON fragments)
+JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
+Found = tuple[list[str], list[Any]]  # ids, and the objects (dicts, or Joined)
+
+
+@dataclass(frozen=True)
+class Joined:
+    """Several objects' JSON, built by the database, joined by commas."""
+
+    text: str
+    count: int
+
+
+def as_json_list(items: list) -> list | orjson.Fragment:
+    """A list of objects, some of them Joined, as something orjson writes as one array."""
+    if not any(isinstance(item, Joined) for item in items):
+        return items
+    parts = [
+        item.text if isinstance(item, Joined) else orjson.dumps(item, option=JSON_OPTIONS).decode()
+        for item in items
+    ]
+    return orjson.Fragment("[" + ",".join(parts) + "]")
+
+
 IN_CHUNK = 5000
 
 
@@ -53,10 +75,11 @@ def _chunks(ids: Sequence[uuid.UUID]):
         yield ids[start : start + IN_CHUNK]
 
 
-def _id_array(ids: Sequence[uuid.UUID | str]) -> ColumnElement:
+def _id_array(ids: Sequence[uuid.UUID | str] | str) -> ColumnElement:
     """A PostgreSQL array of ids, sent as one comma-separated text (thousands of ids as an
     array parameter cost more to send than the query takes)."""
-    joined = bindparam(None, ",".join(str(i) for i in ids), type_=Text)
+    text = ids if isinstance(ids, str) else ",".join(str(i) for i in ids)
+    joined = bindparam(None, text, type_=Text)
     return cast(func.string_to_array(joined, literal_column("','")), ARRAY(Uuid()))
 
 
@@ -122,14 +145,25 @@ class Entity:
     def _in_database(self, db: Session) -> bool:
         return self.document is not None and db.get_bind().dialect.name == "postgresql"
 
-    def _documents(self, db: Session, actor: Actor, ids: Sequence, *, check: bool) -> Found:
-        """The database-built documents of ``ids`` in key order (only those in scope when
-        ``check``; else the ids were just read in scope)."""
-        stmt = self.document(actor, _id_array(ids)).order_by(*self.key())
+    def _documents(self, db: Session, actor: Actor, ids, *, check: bool) -> Found:
+        """The database-built documents of ``ids`` (a list, or ids joined by commas) in key
+        order, as one piece of text (only those in scope when ``check``; else the ids were
+        just read in scope)."""
+        key = self.key()
+        inner = self.document(actor, _id_array(ids))
         if check:
-            stmt = stmt.where(self.visible(actor))
-        rows = db.connection().execute(stmt).all()
-        return [row.id for row in rows], [orjson.Fragment(row.doc) for row in rows]
+            inner = inner.where(self.visible(actor))
+        inner = inner.add_columns(*(k.label(f"k{n}") for n, k in enumerate(key))).subquery()
+        order = [inner.c[f"k{n}"] for n in range(len(key))]
+        stmt = select(
+            func.count(),
+            func.string_agg(inner.c.id, aggregate_order_by(literal_column("','"), *order)),
+            func.string_agg(inner.c.doc, aggregate_order_by(literal_column("','"), *order)),
+        )
+        count, found_ids, docs = db.connection().execute(stmt).one()
+        if not count:
+            return [], []
+        return found_ids.split(","), [Joined(docs, count)]
 
     def by_ids(self, db: Session, actor: Actor, ids: Sequence[uuid.UUID]) -> Found:
         """The objects among ``ids`` that exist and are in scope: their ids, and shapes."""
@@ -153,23 +187,56 @@ class Entity:
         within: ColumnElement[bool],
         after: tuple | None,
         limit: int,
-    ) -> tuple[list, tuple | None]:
-        """Up to ``limit`` objects in scope and ``within`` a building set, after a key."""
+    ) -> tuple[list, int, tuple | None]:
+        """Up to ``limit`` objects in scope and ``within`` a building set, after a key: the
+        objects, how many, and the key to go on from (None: no more)."""
         key = self.key()
-        in_database = self._in_database(db)
-        # In the database: the page's keys first, then the documents of those ids.
-        stmt = select(*(cast(k, Text) for k in key)) if in_database else self.columns()
-        stmt = stmt.where(self.visible(actor), within)
+        if self._in_database(db):
+            return self._page_in_database(db, actor, within=within, after=after, limit=limit)
+        stmt = self.columns().where(self.visible(actor), within)
         if after is not None:
             stmt = stmt.where(tuple_(*key) > tuple_(*after))
         rows = db.connection().execute(stmt.order_by(*key).limit(limit + 1)).all()
         more = len(rows) > limit
         rows = rows[:limit]
-        if in_database:
-            last = tuple(rows[-1]) if more else None
-            return self._documents(db, actor, [row[-1] for row in rows], check=False)[1], last
         last = _key_of(self, rows[-1]) if more else None
-        return self.shape(db, actor, rows), last
+        return self.shape(db, actor, rows), len(rows), last
+
+    def _page_in_database(
+        self, db: Session, actor: Actor, *, within, after, limit: int
+    ) -> tuple[list, int, tuple | None]:
+        """The page's keys first, joined into one text, then the documents of those ids:
+        no Python object per row on the way."""
+        key = self.key()
+        stmt = select(
+            *(cast(k, Text).label(f"k{n}") for n, k in enumerate(key)),
+            func.row_number().over(order_by=key).label("n"),
+        ).where(self.visible(actor), within)
+        if after is not None:
+            stmt = stmt.where(tuple_(*key) > tuple_(*after))
+        page = stmt.order_by(*key).limit(limit + 1).subquery()
+        kept = page.c.n <= limit
+        at_end = page.c.n == limit
+        ids_column = page.c[f"k{len(key) - 1}"]
+        row = (
+            db.connection()
+            .execute(
+                select(
+                    func.count(),
+                    func.string_agg(
+                        ids_column, aggregate_order_by(literal_column("','"), page.c.n)
+                    ).filter(kept),
+                    *(func.max(page.c[f"k{n}"]).filter(at_end) for n in range(len(key))),
+                )
+            )
+            .one()
+        )
+        count, ids = row[0], row[1]
+        if not count:
+            return [], 0, None
+        last = tuple(row[2:]) if count > limit else None
+        found = self._documents(db, actor, ids, check=False)[1]
+        return found, min(count, limit), last
 
     def ids_page(
         self, db: Session, *, within: ColumnElement[bool], after: tuple | None, limit: int

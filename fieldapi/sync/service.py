@@ -32,13 +32,12 @@ from fieldapi.core import scope
 from fieldapi.core.problems import Problem
 from fieldapi.core.scope import Actor
 from fieldapi.review import inbox as review_inbox
-from fieldapi.sync.entities import ENTITIES
+from fieldapi.sync.entities import ENTITIES, JSON_OPTIONS
 from fieldapi.sync.models import SyncChange, SyncScope
 
 DEFAULT_LIMIT = 5000
 MAX_LIMIT = 5000
 INBOX_LIMIT = 5000
-JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
 ALL = "*"  # the digest of an admin's scope: everything, always
 COPY_ORDER = ("templates", "buildings", "inspections", "hazards", "rectifications")
 COPY_ORDER += ("submissions", "photos")
@@ -203,9 +202,9 @@ def _copy(db: Session, actor: Actor, cursor: Cursor, page: Page, budget: int) ->
             within: ColumnElement[bool] = true()
             if moving:
                 within = and_(entity.member(new), not_(entity.member(old)))
-            found, last = entity.page(db, actor, within=within, after=after, limit=budget)
+            found, count, last = entity.page(db, actor, within=within, after=after, limit=budget)
             page.changes[name]["upserted"].extend(found)
-            budget -= len(found)
+            budget -= count
         if last is None:
             cursor.step, cursor.after = cursor.step + 1, None
         else:

@@ -13,6 +13,7 @@ from fieldapi.auth.guard import actor
 from fieldapi.core import db as database
 from fieldapi.core.permissions import requires
 from fieldapi.sync import service
+from fieldapi.sync.entities import as_json_list
 from fieldapi.sync.schemas import SyncArgsSchema, SyncPageSchema
 
 blp = Blueprint("sync", __name__, url_prefix="/api/v1", description="Offline sync")
@@ -36,8 +37,12 @@ def _gzip(body: bytes) -> bytes:
 
 
 def _answer(page: service.Page) -> Response:
+    changes = {
+        name: {"upserted": as_json_list(delta["upserted"]), "deleted": delta["deleted"]}
+        for name, delta in page.changes.items()
+    }
     body: dict = {
-        "changes": page.changes,
+        "changes": changes,
         "next_cursor": page.next_cursor,
         "has_more": page.has_more,
     }

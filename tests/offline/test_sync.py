@@ -24,6 +24,7 @@ from fieldapi.checklists.defaults import ensure_defaults
 from fieldapi.core.scope import Actor
 from fieldapi.sync import capture
 from fieldapi.sync.entities import ENTITIES as ENTITY_SHAPES
+from fieldapi.sync.entities import as_json_list
 from fieldapi.sync.models import SyncChange
 from fieldapi.sync.views import JSON_OPTIONS
 from fieldapi.users.models import UserArea
@@ -272,7 +273,7 @@ def test_database_built_documents_equal_the_python_shapes(field, world, phone, a
                 in_db_ids, in_db = entity.by_ids(db, actor, ids)
                 in_python_ids, in_python = replace(entity, document=None).by_ids(db, actor, ids)
                 assert sorted(in_db_ids) == sorted(in_python_ids)
-                built = {doc["id"]: doc for doc in orjson.loads(orjson.dumps(in_db))}
+                built = {doc["id"]: doc for doc in orjson.loads(orjson.dumps(as_json_list(in_db)))}
                 shaped = orjson.loads(orjson.dumps(in_python, option=JSON_OPTIONS))
                 assert len(built) == len(shaped)
                 for item in shaped:
