@@ -155,7 +155,9 @@ class SyncInspectionSchema(Schema):
     version = fields.Integer()
     stage = fields.String(allow_none=True)
     results = fields.List(fields.Nested(SyncResultSchema))
-    unchecked = fields.List(fields.String())
+    unchecked = fields.List(
+        fields.String(), metadata={"description": "Codes not checked. Left out when empty."}
+    )
 
 
 class SyncHazardSchema(Schema):

@@ -75,6 +75,8 @@ REQUIRED = {
     "offline/idempotency-key-reused",
     "offline/client-id-replay",
     "offline/client-id-conflict",
+    "offline/sync-first",
+    "offline/sync-delta",
     # Errors
     "errors/validation",
     "errors/unauthenticated",
