@@ -215,10 +215,10 @@ def refresh_risk(db: Session, building_id: uuid.UUID) -> None:
 
 def refresh_all_risks(db: Session) -> int:
     """Recompute every building's risk (for hazards that became overdue); how many changed."""
-    before = dict(db.execute(select(Building.id, Building.risk_level)).tuples().all())
+    before = dict(db.execute(select(Building.id, Building.risk_level)).all())
     for building_id in before:
         refresh_risk(db, building_id)
-    after = dict(db.execute(select(Building.id, Building.risk_level)).tuples().all())
+    after = dict(db.execute(select(Building.id, Building.risk_level)).all())
     return sum(after.get(building_id) != level for building_id, level in before.items())
 
 
