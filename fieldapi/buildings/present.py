@@ -76,6 +76,32 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def resident_data(r) -> dict[str, Any]:
+    """A resident, unmasked; ``r`` is the model or a row with the same names."""
+    return {
+        "id": r.id,
+        "name": r.name,
+        "id_number": r.id_number,
+        "phone": r.phone,
+        "kind": r.kind,
+        "is_tenant": r.is_tenant,
+        "registered_on": r.registered_on,
+    }
+
+
+def shop_data(s) -> dict[str, Any]:
+    """A shop of the building; ``s`` is the model or a row with the same names."""
+    return {
+        "id": s.id,
+        "name": s.name,
+        "licence_number": s.licence_number,
+        "business_type": s.business_type,
+        "operator_name": s.operator_name,
+        "contact_phone": s.contact_phone,
+        "floor": s.floor,
+    }
+
+
 def units_data(building: Building) -> list[dict[str, Any]]:
     return [
         {
@@ -85,16 +111,7 @@ def units_data(building: Building) -> list[dict[str, Any]]:
             "area_m2": unit.area_m2,
             "use": unit.use,
             "residents": [
-                {
-                    "id": r.id,
-                    "name": r.name,
-                    "id_number": r.id_number,
-                    "phone": r.phone,
-                    "kind": r.kind,
-                    "is_tenant": r.is_tenant,
-                    "registered_on": r.registered_on,
-                }
-                for r in sorted(unit.residents, key=lambda r: (r.name, str(r.id)))
+                resident_data(r) for r in sorted(unit.residents, key=lambda r: (r.name, str(r.id)))
             ],
         }
         for unit in sorted(building.units, key=lambda u: (u.floor, u.label, str(u.id)))
@@ -143,18 +160,7 @@ def snapshot(building: Building) -> dict[str, Any]:
             "photo_id": building.statement_photo_id,
         },
         "units": units_data(building),
-        "shops": [
-            {
-                "id": s.id,
-                "name": s.name,
-                "licence_number": s.licence_number,
-                "business_type": s.business_type,
-                "operator_name": s.operator_name,
-                "contact_phone": s.contact_phone,
-                "floor": s.floor,
-            }
-            for s in sorted(building.shops, key=lambda s: (s.name, str(s.id)))
-        ],
+        "shops": [shop_data(s) for s in sorted(building.shops, key=lambda s: (s.name, str(s.id)))],
         "equipment": [
             {
                 "id": e.id,

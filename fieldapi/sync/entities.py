@@ -35,7 +35,13 @@ from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, distinct_o
 from sqlalchemy.orm import Session, aliased
 
 from fieldapi.buildings.models import Building, Equipment, Resident, Shop, Unit
-from fieldapi.buildings.present import mask_id_number, mask_phone, reveals_personal_data
+from fieldapi.buildings.present import (
+    mask_id_number,
+    mask_phone,
+    resident_data,
+    reveals_personal_data,
+    shop_data,
+)
 from fieldapi.checklists.models import ChecklistItem, ChecklistTemplate
 from fieldapi.core import scope
 from fieldapi.core.scope import Actor
@@ -409,15 +415,11 @@ def _shape_buildings(db: Session, actor: Actor, rows: Rows) -> list[dict]:
     )
 
     def person(r) -> dict:
-        return {
-            "id": r.id,
-            "name": r.name,
-            "id_number": r.id_number if whole else mask_id_number(r.id_number),
-            "phone": r.phone if whole else mask_phone(r.phone),
-            "kind": r.kind,
-            "is_tenant": r.is_tenant,
-            "registered_on": r.registered_on,
-        }
+        data = resident_data(r)
+        if not whole:
+            data["id_number"] = mask_id_number(r.id_number)
+            data["phone"] = mask_phone(r.phone)
+        return data
 
     out = []
     for r in rows:
@@ -456,18 +458,7 @@ def _shape_buildings(db: Session, actor: Actor, rows: Rows) -> list[dict]:
                     }
                     for u in units.get(r.id, ())
                 ],
-                "shops": [
-                    {
-                        "id": s.id,
-                        "name": s.name,
-                        "licence_number": s.licence_number,
-                        "business_type": s.business_type,
-                        "operator_name": s.operator_name,
-                        "contact_phone": s.contact_phone,
-                        "floor": s.floor,
-                    }
-                    for s in shops.get(r.id, ())
-                ],
+                "shops": [shop_data(s) for s in shops.get(r.id, ())],
                 "equipment": [
                     {
                         "id": e.id,
