@@ -58,7 +58,8 @@ def _mint(
     auth_session.refresh_jti = decode_token(refresh)["jti"]
     auth_session.generation = generation
     auth_session.previous_jti = replacing
-    auth_session.newest_used = False
+    # A first pair replaces nothing: there is no earlier token to accept again.
+    auth_session.newest_used = replacing is None
     access = create_access_token(
         identity=str(user.id), additional_claims=claims, expires_delta=access_life
     )
