@@ -213,6 +213,12 @@ def seed(app, n_buildings: int, n_inspections: int) -> dict:
                 "status": "draft" if draft else "submitted",
                 "submitted_at": None if draft else performed + timedelta(minutes=10),
                 "version": 1 if draft else 2,
+                "findings": [
+                    {"code": code, "result": "fail", "note": f"{code}: found failing on site"}
+                    for code in codes
+                    if code in failing
+                ],
+                "unchecked": [],
                 "created_at": performed,
                 "updated_at": performed,
             }

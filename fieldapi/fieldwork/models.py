@@ -61,12 +61,24 @@ class Inspection(UUIDPrimaryKey, Timestamps, Base):
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     submitted_at: Mapped[datetime | None] = mapped_column()
     version: Mapped[int] = mapped_column(default=1)
+    # Kept with the results, so that lists and sync need not read every result: the results
+    # that say more than "passed" (a fail, a not-applicable, or a pass with a note or photos)
+    # as {"code", "result", "note"?, "photo_ids"?}, and the template's codes with no result.
+    findings: Mapped[list[Any]] = mapped_column(default=list)
+    unchecked: Mapped[list[Any]] = mapped_column(default=list)
 
     results: Mapped[list[InspectionResult]] = relationship(
         order_by="InspectionResult.position", cascade="all, delete-orphan", lazy="selectin"
     )
 
     __mapper_args__ = {"version_id_col": version}
+
+    def set_results(self, results: list[InspectionResult], template_codes: list[str]) -> None:
+        """Replace the results, and what is kept of them."""
+        self.results = results
+        self.findings = [summary for result in results if (summary := result.finding())]
+        have = {result.code for result in results}
+        self.unchecked = [code for code in template_codes if code not in have]
 
     def photo_ids(self) -> list[uuid.UUID]:
         seen: dict[uuid.UUID, None] = {}
@@ -93,6 +105,17 @@ class InspectionResult(Base):
     result: Mapped[str] = mapped_column(String(4))
     note: Mapped[str | None] = mapped_column(Text)
     photo_ids: Mapped[list[Any]] = mapped_column(default=list)
+
+    def finding(self) -> dict[str, Any] | None:
+        """What this result says beyond "passed", or None when it says nothing more."""
+        if self.result == "pass" and self.note is None and not self.photo_ids:
+            return None
+        entry: dict[str, Any] = {"code": self.code, "result": self.result}
+        if self.note is not None:
+            entry["note"] = self.note
+        if self.photo_ids:
+            entry["photo_ids"] = [str(p) for p in self.photo_ids]
+        return entry
 
 
 class Hazard(UUIDPrimaryKey, Timestamps, Base):

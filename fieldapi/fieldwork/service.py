@@ -331,8 +331,10 @@ def _normal_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _set_results(inspection: Inspection, items: list[dict[str, Any]]) -> None:
-    inspection.results = [
+def _set_results(
+    inspection: Inspection, template: ChecklistTemplate, items: list[dict[str, Any]]
+) -> None:
+    results = [
         InspectionResult(
             position=position,
             code=item["code"],
@@ -342,6 +344,7 @@ def _set_results(inspection: Inspection, items: list[dict[str, Any]]) -> None:
         )
         for position, item in enumerate(items, start=1)
     ]
+    inspection.set_results(results, [item.code for item in template.items])
 
 
 def _audit(db: Session, actor: Actor, action: str, obj, object_type: str, details: dict) -> None:
@@ -391,7 +394,7 @@ def open_inspection(*, db: Session, actor: Actor, data: dict[str, Any]) -> tuple
         note=data.get("note"),
         status="draft",
     )
-    _set_results(inspection, data["items"])
+    _set_results(inspection, template, data["items"])
     db.add(inspection)
     db.flush()
     _audit(db, actor, "inspection.create", inspection, "inspection", _jsonable_content(inspection))
@@ -441,7 +444,7 @@ def update_inspection(
     if "items" in data:
         _check_items(template, data["items"])
         _photos_named(db, actor, _named_photos(data["items"]))
-        _set_results(inspection, data["items"])
+        _set_results(inspection, template, data["items"])
     if "performed_at" in data:
         inspection.performed_at = data["performed_at"]
     if "location" in data:

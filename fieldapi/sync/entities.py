@@ -45,7 +45,7 @@ from fieldapi.buildings.present import (
 from fieldapi.checklists.models import ChecklistItem, ChecklistTemplate
 from fieldapi.core import scope
 from fieldapi.core.scope import Actor
-from fieldapi.fieldwork.models import Hazard, Inspection, InspectionResult, Rectification
+from fieldapi.fieldwork.models import Hazard, Inspection, Rectification
 from fieldapi.photos.models import Photo, PhotoUse
 from fieldapi.review.models import Submission, SubmissionEvent
 
@@ -208,41 +208,74 @@ class Entity:
         last = _key_of(self, rows[-1]) if more else None
         return self.shape(db, actor, rows), len(rows), last
 
+    def _page_keys(self, actor: Actor, *, within, after) -> Select:
+        """The keys of the objects in scope and ``within``, after a key, in key order.
+
+        An object kept per building is found building by building, the buildings in key
+        order: each building's objects come from an index in order, so that a page stops
+        reading after its last key instead of sorting everything after the first."""
+        key = self.key()
+        if len(key) == 1:
+            keys = select(key[0].label("k0")).where(self.visible(actor), within)
+            if after is not None:
+                keys = keys.where(key[0] > after[0])
+            return keys.order_by(key[0])
+        inner = self.model.id
+        buildings = select(Building.id).where(scope.where(actor, Building))
+        if after is not None:
+            buildings = buildings.where(Building.id >= after[0])
+        place = buildings.subquery("place")
+        objects = select(inner).where(self.building() == place.c.id, self.visible(actor), within)
+        if after is not None:
+            objects = objects.where(tuple_(self.building(), inner) > tuple_(*after))
+        found = objects.order_by(inner).lateral("found")
+        return (
+            select(place.c.id.label("k0"), found.c.id.label("k1"))
+            .select_from(place)
+            .join(found, true())
+            .order_by(place.c.id, found.c.id)
+        )
+
     def _page_in_database(
         self, db: Session, actor: Actor, *, within, after, limit: int
     ) -> tuple[list, int, tuple | None]:
-        """The page's keys first, joined into one text, then the documents of those ids:
-        no Python object per row on the way."""
-        key = self.key()
-        stmt = select(
-            *(cast(k, Text).label(f"k{n}") for n, k in enumerate(key)),
-            func.row_number().over(order_by=key).label("n"),
-        ).where(self.visible(actor), within)
-        if after is not None:
-            stmt = stmt.where(tuple_(*key) > tuple_(*after))
-        page = stmt.order_by(*key).limit(limit + 1).subquery()
-        kept = page.c.n <= limit
-        at_end = page.c.n == limit
-        ids_column = page.c[f"k{len(key) - 1}"]
+        """One statement: the page's keys in order, the documents of those objects joined
+        into one text, how many there were and the key to go on from."""
+        size = len(self.key())
+        keys = self._page_keys(actor, within=within, after=after).limit(limit + 1).subquery()
+        page = (
+            select(
+                *keys.c,
+                func.row_number().over(order_by=[keys.c[f"k{n}"] for n in range(size)]).label("n"),
+            )
+        ).cte("page")
+        kept = select(page.c[f"k{size - 1}"]).where(page.c.n <= limit)
+        docs = (
+            self.document(actor, kept)
+            .add_columns(*(k.label(f"k{n}") for n, k in enumerate(self.key())))
+            .subquery("docs")
+        )
+        order = [docs.c[f"k{n}"] for n in range(size)]
+        last = [
+            select(cast(page.c[f"k{n}"], Text)).where(page.c.n == limit).scalar_subquery()
+            for n in range(size)
+        ]
         row = (
             db.connection()
             .execute(
                 select(
+                    select(func.count()).select_from(page).scalar_subquery(),
+                    func.string_agg(docs.c.doc, aggregate_order_by(literal_column("','"), *order)),
                     func.count(),
-                    func.string_agg(
-                        ids_column, aggregate_order_by(literal_column("','"), page.c.n)
-                    ).filter(kept),
-                    *(func.max(page.c[f"k{n}"]).filter(at_end) for n in range(len(key))),
-                )
+                    *last,
+                ).select_from(docs)
             )
             .one()
         )
-        count, ids = row[0], row[1]
+        total, text, count = row[0], row[1], row[2]
         if not count:
             return [], 0, None
-        last = tuple(row[2:]) if count > limit else None
-        found = self._documents(db, actor, ids, check=False)[1]
-        return found, min(count, limit), last
+        return [Joined(text, count)], count, (tuple(row[3:]) if total > limit else None)
 
     def ids_page(
         self, db: Session, *, within: ColumnElement[bool], after: tuple | None, limit: int
@@ -494,46 +527,17 @@ def _inspection_columns() -> Select:
         i.status,
         i.version,
         Submission.stage,
+        _raw_json(i.findings).label("findings"),
+        _raw_json(i.unchecked).label("unchecked"),
     )
     return _stage_join(stmt, "inspection", i)
 
 
-def _shape_inspections(db: Session, _actor: Actor, rows: Rows) -> list[dict]:
-    ids = [row.id for row in rows]
-    r = InspectionResult
-    # Only results that say more than "passed": a fail, a not-applicable, or a pass with a
-    # note or photos. Every other item of the template passed, unless listed as unchecked.
-    telling = _children(
-        db,
-        lambda c: (
-            select(r.inspection_id, r.code, r.result, r.note, _raw_json(r.photo_ids))
-            .where(
-                _one_of(db, r.inspection_id, c),
-                (r.result != "pass") | r.note.is_not(None) | (cast(r.photo_ids, String) != "[]"),
-            )
-            .order_by(r.inspection_id, r.position)
-        ),
-        ids,
-    )
-    counted: dict[uuid.UUID, int] = {}
-    for chunk in _chunks(ids):
-        stmt = (
-            select(r.inspection_id, func.count())
-            .where(_one_of(db, r.inspection_id, chunk))
-            .group_by(r.inspection_id)
-        )
-        counted.update((iid, n) for iid, n in db.connection().execute(stmt))
-    unchecked = _unchecked(db, rows, counted)
+def _shape_inspections(_db: Session, _actor: Actor, rows: Rows) -> list[dict]:
+    # Only the results that say more than "passed" (a fail, a not-applicable, or a pass with
+    # a note or photos): every other item of the template passed, unless listed as unchecked.
     out = []
     for row in rows:
-        results = []
-        for _iid, code, result, note, photos in telling.get(row.id, ()):
-            entry: dict[str, Any] = {"code": code, "result": result}
-            if note is not None:
-                entry["note"] = note
-            if photos and photos != "[]":
-                entry["photo_ids"] = _fragment(photos)
-            results.append(entry)
         item = {
             "id": row.id,
             "building_id": row.building_id,
@@ -546,38 +550,12 @@ def _shape_inspections(db: Session, _actor: Actor, rows: Rows) -> list[dict]:
             "status": row.status,
             "version": row.version,
             "stage": row.stage,
-            "results": results,
+            "results": _fragment(row.findings),
         }
-        if row.id in unchecked:
-            item["unchecked"] = unchecked[row.id]
+        if row.unchecked not in ("[]", None):
+            item["unchecked"] = _fragment(row.unchecked)
         out.append(item)
     return out
-
-
-def _unchecked(db: Session, rows: Rows, counted: dict[uuid.UUID, int]) -> dict[uuid.UUID, list]:
-    """Template items an inspection has no result for (rare: most check every item)."""
-    template_ids = list({row.template_id for row in rows})
-    sizes: dict[uuid.UUID, int] = {}
-    codes: dict[uuid.UUID, list[str]] = defaultdict(list)
-    stmt = (
-        select(ChecklistItem.template_id, ChecklistItem.code)
-        .where(ChecklistItem.template_id.in_(template_ids))
-        .order_by(ChecklistItem.template_id, ChecklistItem.position)
-    )
-    for tid, code in db.connection().execute(stmt):
-        codes[tid].append(code)
-    sizes = {tid: len(found) for tid, found in codes.items()}
-    short = [row for row in rows if counted.get(row.id, 0) < sizes.get(row.template_id, 0)]
-    if not short:
-        return {}
-    have: dict[uuid.UUID, set[str]] = defaultdict(set)
-    for chunk in _chunks([row.id for row in short]):
-        stmt = select(InspectionResult.inspection_id, InspectionResult.code).where(
-            _one_of(db, InspectionResult.inspection_id, chunk)
-        )
-        for iid, code in db.connection().execute(stmt):
-            have[iid].add(code)
-    return {row.id: [c for c in codes[row.template_id] if c not in have[row.id]] for row in short}
 
 
 # --- hazards and rectifications ----------------------------------------------------------
@@ -844,9 +822,16 @@ def _unless_empty(column) -> ColumnElement:
     return case((cast(column, String) != "[]", cast(column, Text)))
 
 
-def _doc(model, doc: ColumnElement, ids: ColumnElement) -> Select:
+def _among(column, ids: ColumnElement | Select) -> ColumnElement[bool]:
+    """``column`` is one of ``ids``: an array of ids, or a select of them."""
+    if isinstance(ids, Select):
+        return column.in_(ids)
+    return column == any_(ids)
+
+
+def _doc(model, doc: ColumnElement, ids: ColumnElement | Select) -> Select:
     """(id, doc) of the objects among ``ids``, the id as text: it only goes into answers."""
-    return select(cast(model.id, Text).label("id"), doc.label("doc")).where(model.id == any_(ids))
+    return select(cast(model.id, Text).label("id"), doc.label("doc")).where(_among(model.id, ids))
 
 
 def _with_stage(stmt: Select, subject_type: str, model, stage) -> Select:
@@ -953,37 +938,7 @@ def _building_document(actor: Actor, ids: ColumnElement) -> Select:
 
 
 def _inspection_document(_actor: Actor, ids: ColumnElement) -> Select:
-    i, r, c = Inspection, InspectionResult, ChecklistItem
-    stage = aliased(Submission)
-    telling = (r.result != "pass") | r.note.is_not(None) | (cast(r.photo_ids, String) != "[]")
-    entry = _object(
-        ("code", r.code, "text"),
-        ("result", r.result, "text"),
-        ("note", r.note, "text?"),
-        ("photo_ids", _unless_empty(r.photo_ids), "raw?"),
-    )
-    results = (
-        select(
-            func.count().label("n"),
-            _array(entry, r.position, where=telling).label("telling"),
-        )
-        .where(r.inspection_id == i.id)
-        .lateral("results")
-    )
-    sizes = select(c.template_id, func.count().label("n")).group_by(c.template_id).subquery("sizes")
-    missing = (
-        select(_array(cast(func.to_json(c.code), Text), c.position))
-        .where(
-            c.template_id == i.template_id,
-            ~select(r.code)
-            .where(r.inspection_id == i.id, r.code == c.code)
-            .correlate(i, c)
-            .exists(),
-        )
-        .scalar_subquery()
-    )
-    # Rare: an inspection with fewer results than its template has items names the rest.
-    unchecked = case((results.c.n < func.coalesce(sizes.c.n, 0), missing))
+    i, stage = Inspection, aliased(Submission)
     doc = _object(
         ("id", i.id, "id"),
         ("building_id", i.building_id, "id"),
@@ -996,16 +951,10 @@ def _inspection_document(_actor: Actor, ids: ColumnElement) -> Select:
         ("status", i.status, "text"),
         ("version", i.version, "number"),
         ("stage", stage.stage, "text"),
-        ("results", func.coalesce(results.c.telling, _q("[]")), "raw"),
-        ("unchecked", unchecked, "raw?"),
+        ("results", i.findings, "json"),
+        ("unchecked", _unless_empty(i.unchecked), "raw?"),
     )
-    stmt = (
-        _doc(i, doc, ids)
-        .select_from(i)
-        .join(results, true())
-        .outerjoin(sizes, sizes.c.template_id == i.template_id)
-    )
-    return _with_stage(stmt, "inspection", i, stage)
+    return _with_stage(_doc(i, doc, ids).select_from(i), "inspection", i, stage)
 
 
 def _hazard_document(_actor: Actor, ids: ColumnElement) -> Select:
@@ -1052,7 +1001,7 @@ def _submission_document(_actor: Actor, ids: ColumnElement) -> Select:
     s, e = Submission, SubmissionEvent
     newest = (
         select(e.submission_id, e.decision, e.to_stage, e.actor_id, e.at, e.reason, e.items)
-        .where(e.submission_id == any_(ids))
+        .where(_among(e.submission_id, ids))
         .order_by(e.submission_id, e.seq.desc())
         .ext(distinct_on(e.submission_id))
         .subquery("last")
