@@ -21,9 +21,23 @@ def _engine():
 @db_cli.command("upgrade")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
-    """Apply migrations up to REVISION (default: head)."""
+    """Apply migrations up to REVISION (default: head), then build the sync documents that
+    are missing or out of date."""
     migrate.upgrade(_engine(), revision)
     click.echo(f"database at {', '.join(sorted(migrate.current_heads(_engine()))) or 'base'}")
+    if revision == "head":
+        _fill_documents(everything=False)
+
+
+def _fill_documents(*, everything: bool) -> None:
+    from fieldapi.sync import documents
+
+    with current_app.extensions["fieldapi.sessionmaker"]() as session, session.begin():
+        built = documents.fill(session, everything=everything)
+    if any(built.values()):
+        click.echo("sync documents built: " + ", ".join(f"{n} {k}" for k, n in built.items()))
+    else:
+        click.echo("sync documents up to date")
 
 
 @db_cli.command("downgrade")
@@ -170,6 +184,28 @@ def idempotency_prune() -> None:
     click.echo(f"removed {removed} idempotency keys older than {hours} hours")
 
 
+sync_cli = AppGroup("sync", help="Offline sync.")
+
+
+@sync_cli.command("documents")
+@click.option("--rebuild", is_flag=True, help="Build every document again, not only the stale.")
+@click.option("--check", is_flag=True, help="Only list the documents that are out of date.")
+def sync_documents(rebuild: bool, check: bool) -> None:
+    """Build the stored sync documents (PostgreSQL) that are missing or out of date."""
+    from fieldapi.sync import documents
+
+    if check:
+        with current_app.extensions["fieldapi.sessionmaker"]() as session:
+            stale = documents.stale(session)
+        for entity, object_id in stale:
+            click.echo(f"{entity} {object_id}")
+        if stale:
+            raise click.ClickException(f"{len(stale)} sync documents out of date")
+        click.echo("sync documents up to date")
+        return
+    _fill_documents(everything=rebuild)
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(create_admin)
@@ -178,3 +214,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(photos_cli)
     app.cli.add_command(fieldwork_cli)
     app.cli.add_command(idempotency_cli)
+    app.cli.add_command(sync_cli)

@@ -124,14 +124,21 @@ def _parts(actor: Actor, now: datetime, notice_days: int) -> list[Select]:
     return parts
 
 
+def waiting(actor: Actor, now: datetime, notice_days: int):
+    """What waits for the actor, as a subquery of (kind, ref_id, submission_id, building_id,
+    hazard_id, due_at, since, stage), and the key it is ordered by."""
+    rows = union_all(*_parts(actor, now, notice_days)).subquery("waiting")
+    at = func.coalesce(rows.c.due_at, rows.c.since)
+    return rows, (at, rows.c.kind, rows.c.ref_id)
+
+
 def inbox(
     *, db: Session, actor: Actor, limit: int, cursor: str | None, notice_days: int
 ) -> tuple[list[dict[str, Any]], str | None]:
     now = utcnow()
-    waiting = union_all(*_parts(actor, now, notice_days)).subquery("waiting")
-    at = func.coalesce(waiting.c.due_at, waiting.c.since)
-    key = (at, waiting.c.kind, waiting.c.ref_id)
-    stmt = select(waiting, at.label("at"))
+    waiting_rows, key = waiting(actor, now, notice_days)
+    at = key[0]
+    stmt = select(waiting_rows, at.label("at"))
     if cursor:
         raw = decode_cursor(cursor, 3)
         try:
@@ -139,23 +146,23 @@ def inbox(
         except ValueError:
             raise Problem(slug="invalid-cursor") from None
         stmt = stmt.where(tuple_(*key) > tuple_(*values))
-    rows = db.execute(stmt.order_by(*key).limit(limit + 1)).mappings().all()
+    rows = db.execute(stmt.order_by(*key).limit(limit + 1)).all()
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = encode_cursor([last["at"].isoformat(), last["kind"], last["ref_id"]])
+        next_cursor = encode_cursor([last.at.isoformat(), last.kind, last.ref_id])
     items = [
         {
-            "kind": row["kind"],
-            "id": row["ref_id"],
-            "submission_id": row["submission_id"],
-            "building_id": row["building_id"],
-            "hazard_id": row["hazard_id"],
-            "stage": row["stage"],
-            "due_at": row["due_at"],
-            "since": row["since"],
-            "overdue": row["due_at"] is not None and row["due_at"] < now,
+            "kind": row.kind,
+            "id": row.ref_id,
+            "submission_id": row.submission_id,
+            "building_id": row.building_id,
+            "hazard_id": row.hazard_id,
+            "stage": row.stage,
+            "due_at": row.due_at,
+            "since": row.since,
+            "overdue": row.due_at is not None and row.due_at < now,
         }
         for row in rows
     ]

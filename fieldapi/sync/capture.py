@@ -2,7 +2,8 @@
 
 Flushes note which objects changed (``after_flush``, and ``do_orm_execute`` for UPDATE and
 DELETE statements run on a session); just before commit the notes become ``sync_changes``
-rows, numbered under the audit head's row lock. The audit trail takes that lock for every
+rows, numbered under the audit head's row lock, and the changed objects' stored documents
+are written again (``documents``). The audit trail takes that lock for every
 write and holds it to commit, so numbers are handed out in commit order: a reader that sees
 change N committed has seen every change before it.
 """
@@ -24,6 +25,7 @@ from fieldapi.core.db import utcnow
 from fieldapi.fieldwork.models import Hazard, Inspection, InspectionResult, Rectification
 from fieldapi.photos.models import Photo, PhotoUse
 from fieldapi.review.models import Submission, SubmissionEvent
+from fieldapi.sync import documents
 from fieldapi.sync.models import SyncChange
 from fieldapi.users.models import User, UserArea, UserBuilding
 
@@ -277,6 +279,9 @@ def write_changes(session: Session, pending: _Pending) -> None:
         if not rows:
             return
         last = _take_numbers(session)
+        # Under the head lock, so in commit order: each document is built from what the
+        # transactions before this one committed.
+        documents.write(session, pending.objects)
         now = utcnow()
         for number, row in enumerate(rows, start=last + 1):
             row["seq"] = number

@@ -48,6 +48,7 @@ from fieldapi.core.scope import Actor
 from fieldapi.fieldwork.models import Hazard, Inspection, Rectification
 from fieldapi.photos.models import Photo, PhotoUse
 from fieldapi.review.models import Submission, SubmissionEvent
+from fieldapi.sync.models import SyncDocument
 
 Rows = Sequence[Any]
 JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
@@ -74,6 +75,10 @@ def as_json_list(items: list) -> list | orjson.Fragment:
 
 
 IN_CHUNK = 5000
+# Documents kept on PostgreSQL (``fieldapi.sync.documents``), by the name they are kept
+# under: a building's two, with residents' numbers masked and whole.
+STORED = ("buildings", "buildings.whole", "inspections", "hazards", "rectifications")
+STORED += ("submissions",)
 
 
 def _chunks(ids: Sequence[uuid.UUID]):
@@ -81,7 +86,7 @@ def _chunks(ids: Sequence[uuid.UUID]):
         yield ids[start : start + IN_CHUNK]
 
 
-def _id_array(ids: Sequence[uuid.UUID | str] | str) -> ColumnElement:
+def id_array(ids: Sequence[uuid.UUID | str] | str) -> ColumnElement:
     """A PostgreSQL array of ids, sent as one comma-separated text (thousands of ids as an
     array parameter cost more to send than the query takes)."""
     text = ids if isinstance(ids, str) else ",".join(str(i) for i in ids)
@@ -92,7 +97,7 @@ def _id_array(ids: Sequence[uuid.UUID | str] | str) -> ColumnElement:
 def _one_of(db: Session, column, ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
     """``column IN ids``; on PostgreSQL one array parameter rather than thousands."""
     if db.get_bind().dialect.name == "postgresql":
-        return column == any_(_id_array(ids))
+        return column == any_(id_array(ids))
     return column.in_(ids)
 
 
@@ -148,6 +153,12 @@ class Entity:
             return Photo.id.in_(used)
         return None
 
+    def stored_as(self, actor: Actor) -> str | None:
+        """The name this actor's documents of this entity are kept under (None: not kept)."""
+        if self.name == "buildings":
+            return "buildings.whole" if reveals_personal_data(actor) else "buildings"
+        return self.name if self.name in STORED else None
+
     def _in_database(self, db: Session) -> bool:
         return self.document is not None and db.get_bind().dialect.name == "postgresql"
 
@@ -156,7 +167,7 @@ class Entity:
         order, as one piece of text (only those in scope when ``check``; else the ids were
         just read in scope)."""
         key = self.key()
-        inner = self.document(actor, _id_array(ids))
+        inner = self.document(actor, id_array(ids))
         if check:
             inner = inner.where(self.visible(actor))
         inner = inner.add_columns(*(k.label(f"k{n}") for n, k in enumerate(key))).subquery()
@@ -224,7 +235,9 @@ class Entity:
         buildings = select(Building.id).where(scope.where(actor, Building))
         if after is not None:
             buildings = buildings.where(Building.id >= after[0])
-        place = buildings.subquery("place")
+        # Ordered here, so that the planner walks the buildings in order and stops at the
+        # page's end rather than sorting every object after the first key.
+        place = buildings.order_by(Building.id).subquery("place")
         objects = select(inner).where(self.building() == place.c.id, self.visible(actor), within)
         if after is not None:
             objects = objects.where(tuple_(self.building(), inner) > tuple_(*after))
@@ -240,7 +253,8 @@ class Entity:
         self, db: Session, actor: Actor, *, within, after, limit: int
     ) -> tuple[list, int, tuple | None]:
         """One statement: the page's keys in order, the documents of those objects joined
-        into one text, how many there were and the key to go on from."""
+        into one text (stored ones where kept), how many there were and the key to go on
+        from. Objects whose stored document is missing or out of date are built after."""
         size = len(self.key())
         keys = self._page_keys(actor, within=within, after=after).limit(limit + 1).subquery()
         page = (
@@ -250,16 +264,37 @@ class Entity:
             )
         ).cte("page")
         kept = select(page.c[f"k{size - 1}"]).where(page.c.n <= limit)
-        docs = (
-            self.document(actor, kept)
-            .add_columns(*(k.label(f"k{n}") for n, k in enumerate(self.key())))
-            .subquery("docs")
-        )
+        stored = self.stored_as(actor)
+        if stored is not None:
+            d = SyncDocument
+            docs = (
+                select(*(page.c[f"k{n}"] for n in range(size)), d.doc)
+                .select_from(page)
+                .outerjoin(
+                    d,
+                    and_(
+                        d.entity == stored,
+                        d.object_id == page.c[f"k{size - 1}"],
+                        d.shape == SyncDocument.SHAPE,
+                    ),
+                )
+                .where(page.c.n <= limit)
+                .subquery("docs")
+            )
+        else:
+            docs = (
+                self.document(actor, kept)
+                .add_columns(*(k.label(f"k{n}") for n, k in enumerate(self.key())))
+                .subquery("docs")
+            )
         order = [docs.c[f"k{n}"] for n in range(size)]
         last = [
             select(cast(page.c[f"k{n}"], Text)).where(page.c.n == limit).scalar_subquery()
             for n in range(size)
         ]
+        missing = func.string_agg(cast(order[-1], Text), literal_column("','")).filter(
+            docs.c.doc.is_(None)
+        )
         row = (
             db.connection()
             .execute(
@@ -267,15 +302,21 @@ class Entity:
                     select(func.count()).select_from(page).scalar_subquery(),
                     func.string_agg(docs.c.doc, aggregate_order_by(literal_column("','"), *order)),
                     func.count(),
+                    missing,
                     *last,
                 ).select_from(docs)
             )
             .one()
         )
-        total, text, count = row[0], row[1], row[2]
+        total, text, count, unbuilt = row[0], row[1], row[2], row[3]
         if not count:
             return [], 0, None
-        return [Joined(text, count)], count, (tuple(row[3:]) if total > limit else None)
+        found: list = []
+        if text:
+            found.append(Joined(text, count - (unbuilt.count(",") + 1 if unbuilt else 0)))
+        if unbuilt:
+            found.extend(self._documents(db, actor, unbuilt, check=False)[1])
+        return found, count, (tuple(row[4:]) if total > limit else None)
 
     def ids_page(
         self, db: Session, *, within: ColumnElement[bool], after: tuple | None, limit: int
@@ -861,8 +902,12 @@ def _masked_phone(column) -> ColumnElement:
 
 
 def _building_document(actor: Actor, ids: ColumnElement) -> Select:
+    return building_document(reveals_personal_data(actor), ids)
+
+
+def building_document(whole: bool, ids: ColumnElement) -> Select:
+    """Buildings' documents, with residents' numbers whole or masked."""
     b, u, p, s, e = Building, Unit, Resident, Shop, Equipment
-    whole = reveals_personal_data(actor)
     person = _object(
         ("id", p.id, "id"),
         ("name", p.name, "text"),
@@ -1075,3 +1120,20 @@ ENTITIES: dict[str, Entity] = {
         Entity("photos", Photo, None, _photo_columns, _shape_photos),
     )
 }
+
+
+def inbox_document(rows, now) -> ColumnElement:
+    """One inbox item as JSON text, of a row of ``fieldapi.review.inbox.waiting``: the
+    fields and order of the inbox's own items."""
+    c = rows.c
+    return _object(
+        ("kind", c.kind, "text"),
+        ("id", c.ref_id, "id"),
+        ("submission_id", c.submission_id, "id"),
+        ("building_id", c.building_id, "id"),
+        ("hazard_id", c.hazard_id, "id"),
+        ("stage", c.stage, "text"),
+        ("due_at", c.due_at, "time"),
+        ("since", c.since, "time"),
+        ("overdue", and_(c.due_at.is_not(None), c.due_at < now), "number"),
+    )

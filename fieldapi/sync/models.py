@@ -1,12 +1,13 @@
-"""The change log the sync endpoint reads, and the scopes its cursors were issued for."""
+"""The change log the sync endpoint reads, the scopes its cursors were issued for, and the
+objects' documents kept for it."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, or_
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, or_
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fieldapi.core import scope
@@ -52,6 +53,29 @@ class SyncScope(Base):
     kind: Mapped[str] = mapped_column(String(16))  # grids | buildings
     ids: Mapped[list[Any]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SyncDocument(Base):
+    """The document a phone is sent for one object, kept as JSON text (PostgreSQL only).
+
+    Written in the transaction that changes the object (``fieldapi.sync.documents``), so that
+    a full copy reads text instead of building tens of thousands of documents. A document of
+    another ``shape`` than the code's, or a missing one, is built when it is read.
+    """
+
+    __tablename__ = "sync_documents"
+    # Raise whenever a stored entity's document changes: older documents are then built on
+    # read until ``flask --app wsgi sync documents --rebuild`` has run.
+    SHAPE: ClassVar[int] = 1
+
+    entity: Mapped[str] = mapped_column(String(16), primary_key=True)
+    object_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # Removed with its building; an object removed on its own takes its document along.
+    building_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("buildings.id", ondelete="CASCADE"), index=True
+    )
+    shape: Mapped[int] = mapped_column(Integer)
+    doc: Mapped[str] = mapped_column(Text)
 
 
 def _change_clause(actor: scope.Actor):

@@ -23,16 +23,18 @@ from typing import Any
 
 import orjson
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import ColumnElement, Select, and_, func, not_, select, text, true
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, not_, select, text, true
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from fieldapi.buildings.models import Building
 from fieldapi.core import scope
+from fieldapi.core.db import utcnow
 from fieldapi.core.problems import Problem
 from fieldapi.core.scope import Actor
 from fieldapi.review import inbox as review_inbox
-from fieldapi.sync.entities import ENTITIES, JSON_OPTIONS
+from fieldapi.sync.entities import ENTITIES, JSON_OPTIONS, inbox_document
 from fieldapi.sync.models import SyncChange, SyncScope
 
 DEFAULT_LIMIT = 5000
@@ -261,14 +263,30 @@ def _start_move_if_scope_changed(db: Session, actor: Actor, cursor: Cursor) -> N
         cursor.digest = digest
 
 
+def inbox_text(db: Session, actor: Actor, notice_days: int) -> bytes:
+    """The caller's inbox (its first ``INBOX_LIMIT`` items) as JSON; written by the database
+    on PostgreSQL, item for item as the inbox's own."""
+    if db.get_bind().dialect.name != "postgresql":
+        items, _ = review_inbox.inbox(
+            db=db, actor=actor, limit=INBOX_LIMIT, cursor=None, notice_days=notice_days
+        )
+        return orjson.dumps(items, option=JSON_OPTIONS)
+    now = utcnow()
+    rows, key = review_inbox.waiting(actor, now, notice_days)
+    first = select(rows, key[0].label("at")).order_by(*key).limit(INBOX_LIMIT).subquery()
+    joined = func.string_agg(
+        inbox_document(first, now),
+        aggregate_order_by(literal_column("','"), first.c.at, first.c.kind, first.c.ref_id),
+    )
+    text = db.connection().execute(select(joined)).scalar()
+    return b"[" + (text or "").encode() + b"]"
+
+
 def _send_inbox_if_changed(
     db: Session, actor: Actor, cursor: Cursor, page: Page, notice_days: int
 ) -> None:
     """The whole inbox, unless it is the one the cursor says was sent last."""
-    items, _ = review_inbox.inbox(
-        db=db, actor=actor, limit=INBOX_LIMIT, cursor=None, notice_days=notice_days
-    )
-    text = orjson.dumps(items, option=JSON_OPTIONS)
+    text = inbox_text(db, actor, notice_days)
     digest = hashlib.sha256(text).hexdigest()[:16]
     if digest != cursor.inbox:
         page.inbox = orjson.Fragment(text)

@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 
 import orjson
 import pytest
@@ -280,6 +280,38 @@ def test_database_built_documents_equal_the_python_shapes(field, world, phone, a
                     assert built[item["id"]] == item, (who, name)
                     compared += 1
     assert compared >= 20
+
+
+def test_database_written_inbox_equals_the_inbox(field, world, app, backend):
+    """On PostgreSQL sync's inbox is written as JSON by the database: item for item, in the
+    same order, what GET /inbox's own code gives."""
+    if backend != "server":
+        pytest.skip("the inbox is written by PostgreSQL only")
+    from fieldapi.fieldwork.models import Hazard
+    from fieldapi.review import inbox as review_inbox
+    from fieldapi.sync import service
+
+    field.submitted("mgr1", "B1")
+    returned = field.submitted("mgr1", "B1")["submission_id"]
+    assert field.decide("gw1", returned, "return", reason="Photo unclear").status_code == 200
+    assert field.report("officer1", "B1").status_code == 201
+    long_ago = datetime(2025, 1, 1, tzinfo=UTC)
+    with app.extensions["fieldapi.sessionmaker"]() as db:
+        db.execute(update(Hazard).values(due_at=long_ago))
+        db.execute(update(Building).values(next_self_check_due_at=long_ago))
+        db.commit()
+        kinds = set()
+        for who, role in (("gw1", "grid_staff"), ("mgr1", "building_manager"),
+                          ("officer1", "officer")):  # fmt: skip
+            actor = Actor(user_id=world.users[who], username=who, role=role)
+            written = orjson.loads(service.inbox_text(db, actor, notice_days=3))
+            items, _ = review_inbox.inbox(
+                db=db, actor=actor, limit=service.INBOX_LIMIT, cursor=None, notice_days=3
+            )
+            assert written, who
+            assert written == orjson.loads(orjson.dumps(items, option=JSON_OPTIONS)), who
+            kinds |= {item["kind"] for item in written}
+    assert kinds == {"review", "returned", "self_check_due", "hazard_due"}
 
 
 def test_inbox_is_sent_again_only_when_it_changed(field, world, phone, client, as_user):

@@ -25,6 +25,7 @@ from fieldapi.core.scope import Actor
 from fieldapi.fieldwork.models import Hazard
 from fieldapi.review import service as review
 from fieldapi.review.models import Submission
+from fieldapi.sync import documents
 from tests.fieldwork.conftest import REVIEWER, assert_problem, now_iso
 
 THREADS = 8
@@ -131,7 +132,10 @@ def _audited(app, sid: str, *actions: str) -> list[str]:
 
 
 def _verify(app):
+    """The audit chain's verdict, once the stored sync documents are found current: each
+    racing writer built its documents from what the ones before it committed."""
     with app.extensions["fieldapi.sessionmaker"]() as db:
+        assert documents.stale(db) == []
         return audit.verify(db)
 
 
