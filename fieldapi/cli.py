@@ -26,13 +26,17 @@ def db_upgrade(revision: str) -> None:
     migrate.upgrade(_engine(), revision)
     click.echo(f"database at {', '.join(sorted(migrate.current_heads(_engine()))) or 'base'}")
     if revision == "head":
-        _fill_documents(everything=False)
+        _fill_documents(everything=False, asked=False)
 
 
-def _fill_documents(*, everything: bool) -> None:
+def _fill_documents(*, everything: bool, asked: bool = True) -> None:
     from fieldapi.sync import documents
 
     with current_app.extensions["fieldapi.sessionmaker"]() as session, session.begin():
+        if not documents.kept(session):
+            if asked:
+                click.echo("sync documents are kept on PostgreSQL only")
+            return
         built = documents.fill(session, everything=everything)
     if any(built.values()):
         click.echo("sync documents built: " + ", ".join(f"{n} {k}" for k, n in built.items()))

@@ -171,3 +171,19 @@ def test_rebuild_builds_every_document_again(field, app):
     assert built.exit_code == 0, built.output
     with app.extensions["fieldapi.sessionmaker"]() as db:
         assert documents.stale(db) == []
+
+
+def test_db_upgrade_builds_the_missing_documents(field, app):
+    """Rows that came in without the application (a restore, a bulk load) get their
+    documents from the operator's usual upgrade command."""
+    _busy_day(field)
+    with app.extensions["fieldapi.sessionmaker"]() as db:
+        db.execute(delete(SyncDocument).where(SyncDocument.entity == "submissions"))
+        db.commit()
+        missing = _counts(db)[0]["submissions"]
+        assert len(documents.stale(db)) == missing
+    upgraded = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert f"{missing} submissions" in upgraded.output
+    with app.extensions["fieldapi.sessionmaker"]() as db:
+        assert documents.stale(db) == []
