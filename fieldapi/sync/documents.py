@@ -18,15 +18,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import Uuid, and_, any_, cast, delete, exists, func, literal, or_, select
+from sqlalchemy import Uuid, and_, any_, cast, delete, exists, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from fieldapi.buildings.models import Building
-from fieldapi.sync.entities import ENTITIES, IN_CHUNK, STORED, building_document, id_array
+from fieldapi.sync.entities import (
+    ENTITIES,
+    IN_CHUNK,
+    STORED,
+    building_document,
+    id_array,
+    stored_names,
+)
 from fieldapi.sync.models import SyncDocument
-
-SHAPE = SyncDocument.SHAPE
 
 
 def _builder(name: str):
@@ -48,14 +53,19 @@ def kept(db: Session) -> bool:
     return db.get_bind().dialect.name == "postgresql"
 
 
-def _write(db: Session, name: str, ids) -> None:
-    """Build and store the documents of ``ids`` (an array of ids, or a select of them)."""
+def _write(db: Session, name: str, ids) -> int:
+    """Build and store the documents of ``ids`` (an array of ids, or a select of them); how
+    many objects were found."""
     model, documents_of = _builder(name)
     built = documents_of(ids).add_columns(_building_of(model).label("building_id")).subquery()
     stmt = insert(SyncDocument).from_select(
         ["entity", "object_id", "building_id", "shape", "doc"],
         select(
-            literal(name), cast(built.c.id, Uuid), built.c.building_id, literal(SHAPE), built.c.doc
+            literal(name),
+            cast(built.c.id, Uuid),
+            built.c.building_id,
+            literal(SyncDocument.SHAPE),
+            built.c.doc,
         ),
     )
     stmt = stmt.on_conflict_do_update(
@@ -66,6 +76,16 @@ def _write(db: Session, name: str, ids) -> None:
             "doc": stmt.excluded.doc,
         },
     )
+    return db.connection().execute(stmt.execution_options(preserve_rowcount=True)).rowcount
+
+
+def _drop_gone(db: Session, name: str, among=None) -> None:
+    """Drop the documents (of ``among``, else all) whose object is gone."""
+    model = _builder(name)[0]
+    gone = ~exists(select(model.id).where(model.id == SyncDocument.object_id))
+    stmt = delete(SyncDocument).where(SyncDocument.entity == name, gone)
+    if among is not None:
+        stmt = stmt.where(SyncDocument.object_id == any_(among))
     db.connection().execute(stmt)
 
 
@@ -76,26 +96,19 @@ def write(db: Session, changed: Iterable[tuple[str, uuid.UUID]]) -> None:
         return
     wanted: dict[str, list[uuid.UUID]] = {}
     for entity, object_id in changed:
-        names = ("buildings", "buildings.whole") if entity == "buildings" else (entity,)
-        for name in names:
-            if name in STORED:
-                wanted.setdefault(name, []).append(object_id)
+        for name in stored_names(entity):
+            wanted.setdefault(name, []).append(object_id)
     for name, ids in wanted.items():
-        model = _builder(name)[0]
         for start in range(0, len(ids), IN_CHUNK):
-            among = id_array(ids[start : start + IN_CHUNK])
-            _write(db, name, among)
-            gone = ~exists(select(model.id).where(model.id == SyncDocument.object_id))
-            db.connection().execute(
-                delete(SyncDocument).where(
-                    SyncDocument.entity == name, SyncDocument.object_id == any_(among), gone
-                )
-            )
+            chunk = ids[start : start + IN_CHUNK]
+            among = id_array(chunk)
+            if _write(db, name, among) < len(chunk):
+                _drop_gone(db, name, among)
 
 
 def fill(db: Session, *, everything: bool = False) -> dict[str, int]:
     """Build the documents that are missing or of another shape (all of them when
-    ``everything``); how many were built of each entity."""
+    ``everything``), and drop those whose object is gone; how many were built of each."""
     built: dict[str, int] = {}
     if not kept(db):
         return built
@@ -105,12 +118,11 @@ def fill(db: Session, *, everything: bool = False) -> dict[str, int]:
         wanted = select(model.id)
         if not everything:
             current = select(d.object_id).where(
-                d.entity == name, d.object_id == model.id, d.shape == SHAPE
+                d.entity == name, d.object_id == model.id, d.shape == SyncDocument.SHAPE
             )
             wanted = wanted.where(~exists(current))
-        built[name] = db.scalar(select(func.count()).select_from(wanted.subquery()))
-        if built[name]:
-            _write(db, name, wanted)
+        built[name] = _write(db, name, wanted)
+        _drop_gone(db, name)
     if any(built.values()):
         # Many rows at once: give the planner their statistics now, not when autovacuum
         # comes by (a copy planned on an empty table's statistics takes many seconds).
@@ -132,7 +144,7 @@ def stale(db: Session) -> list[tuple[str, str]]:
         differing = (
             select(built.c.id)
             .outerjoin(d, stored)
-            .where(or_(d.doc.is_(None), d.shape != SHAPE, d.doc != built.c.doc))
+            .where(or_(d.doc.is_(None), d.shape != SyncDocument.SHAPE, d.doc != built.c.doc))
         )
         found.extend((name, object_id) for object_id in db.scalars(differing))
         orphans = select(cast(d.object_id, Uuid)).where(

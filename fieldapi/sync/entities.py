@@ -81,6 +81,13 @@ STORED = ("buildings", "buildings.whole", "inspections", "hazards", "rectificati
 STORED += ("submissions",)
 
 
+def stored_names(entity: str) -> tuple[str, ...]:
+    """The names an entity's documents are kept under (none when not kept)."""
+    if entity == "buildings":
+        return ("buildings", "buildings.whole")
+    return (entity,) if entity in STORED else ()
+
+
 def _chunks(ids: Sequence[uuid.UUID]):
     for start in range(0, len(ids), IN_CHUNK):
         yield ids[start : start + IN_CHUNK]

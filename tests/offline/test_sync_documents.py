@@ -42,7 +42,7 @@ def _busy_day(field) -> dict:
     rectified = field.rectify("mgr1", hazard["id"])
     assert rectified.status_code == 201, rectified.get_json()
     assert field.decide("gw1", rectified.get_json()["submission_id"], "approve").status_code == 200
-    return {"failed": failed, "hazard": hazard}
+    return {"failed": failed, "hazard": hazard, "rectification": rectified.get_json()["id"]}
 
 
 def _counts(db) -> tuple[dict, dict]:
@@ -87,7 +87,7 @@ def test_a_decision_rewrites_the_subjects_document_too(field, app):
         assert documents.stale(db) == []
 
 
-def test_stored_copy_equals_the_copy_built_on_read(field, client, as_user, monkeypatch):
+def test_stored_copy_equals_the_copy_built_on_read(field, app, client, as_user, monkeypatch):
     _busy_day(field)
     stored = Phone(client, as_user("officer1"))
     stored.pull(limit=7)
@@ -96,6 +96,19 @@ def test_stored_copy_equals_the_copy_built_on_read(field, client, as_user, monke
     on_read.pull(limit=7)
     assert stored.objects == on_read.objects
     assert len(stored.objects["inspections"]) >= 3
+    # And the copy does read what is kept: a kept document, altered, is what is sent.
+    monkeypatch.undo()
+    inspection_id = next(iter(stored.objects["inspections"]))
+    with app.extensions["fieldapi.sessionmaker"]() as db:
+        db.execute(
+            update(SyncDocument)
+            .where(SyncDocument.entity == "inspections", SyncDocument.object_id == inspection_id)
+            .values(doc=func.replace(SyncDocument.doc, '"note":null', '"note":"kept"'))
+        )
+        db.commit()
+    again = Phone(client, as_user("officer1"))
+    again.pull(limit=7)
+    assert again.objects["inspections"][inspection_id]["note"] == "kept"
 
 
 def test_missing_or_outdated_documents_are_built_on_read_and_by_the_command(
@@ -128,6 +141,11 @@ def test_missing_or_outdated_documents_are_built_on_read_and_by_the_command(
     again.pull(limit=5)
     assert again.objects == reference.objects
 
+    # A row removed behind the application's back leaves its document behind.
+    rectification_id = str(day["rectification"])
+    with app.extensions["fieldapi.engine"].begin() as conn:
+        conn.execute(delete(Rectification).where(Rectification.id == rectification_id))
+
     runner = app.test_cli_runner()
     checked = runner.invoke(args=["sync", "documents", "--check"])
     assert checked.exit_code == 1, checked.output
@@ -136,6 +154,12 @@ def test_missing_or_outdated_documents_are_built_on_read_and_by_the_command(
     assert built.exit_code == 0, built.output
     assert "1 inspections" in built.output
     assert "1 hazards" in built.output
+    with app.extensions["fieldapi.sessionmaker"]() as db:
+        assert not db.scalar(
+            select(func.count())
+            .select_from(SyncDocument)
+            .where(SyncDocument.object_id == rectification_id)
+        )
     assert runner.invoke(args=["sync", "documents", "--check"]).exit_code == 0
     with app.extensions["fieldapi.sessionmaker"]() as db:
         assert documents.stale(db) == []
