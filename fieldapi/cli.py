@@ -210,6 +210,20 @@ def sync_documents(rebuild: bool, check: bool) -> None:
     _fill_documents(everything=rebuild)
 
 
+@sync_cli.command("prune")
+def sync_prune() -> None:
+    """Forget sync changes and scopes older than FIELDAPI_SYNC_KEEP_DAYS (run daily)."""
+    from datetime import timedelta
+
+    from fieldapi.core.db import utcnow
+    from fieldapi.sync.service import prune
+
+    days = current_app.extensions["fieldapi.settings"].sync_keep_days
+    with current_app.extensions["fieldapi.sessionmaker"]() as session, session.begin():
+        changes, scopes = prune(session, now=utcnow(), keep=timedelta(days=days))
+    click.echo(f"removed {changes} sync changes and {scopes} sync scopes older than {days} days")
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(create_admin)

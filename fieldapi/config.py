@@ -46,6 +46,16 @@ def _idempotency_hours(environ: dict[str, str]) -> int:
     return hours
 
 
+def _sync_keep_days(environ: dict[str, str]) -> int:
+    days = _int(environ, "FIELDAPI_SYNC_KEEP_DAYS", 90)
+    if days < 7:
+        raise ValueError(
+            f"FIELDAPI_SYNC_KEEP_DAYS must be at least 7 (phones go days without signal), "
+            f"not {days}"
+        )
+    return days
+
+
 def _load_or_create_secret(data_dir: Path) -> str:
     """Keep one random key in the data dir so tokens survive restarts."""
     path = data_dir / "secret_key"
@@ -98,6 +108,8 @@ class Settings:
     self_check_notice_days: int = 3
     # How long an Idempotency-Key and its answer are kept; phones may retry after days offline.
     idempotency_hours: int = 72
+    # How long sync's change log is kept: a phone that last synced longer ago starts again.
+    sync_keep_days: int = 90
 
     @property
     def embedded(self) -> bool:
@@ -142,6 +154,7 @@ class Settings:
             review_stage_hours=_int(env, "FIELDAPI_REVIEW_STAGE_HOURS", 72),
             self_check_notice_days=_int(env, "FIELDAPI_SELF_CHECK_NOTICE_DAYS", 3),
             idempotency_hours=_idempotency_hours(env),
+            sync_keep_days=_sync_keep_days(env),
         )
 
     def hazard_deadline(self, severity: str) -> int:

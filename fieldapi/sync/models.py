@@ -41,7 +41,9 @@ class SyncScope(Base):
     """A scope some cursor was issued for: the grids (or managed buildings) it covered.
 
     A cursor names its scope by digest; when the caller's scope differs at the next pull, the
-    two stored sets say which buildings entered and which left.
+    two stored sets say which buildings entered and which left. The caller's current scope is
+    stored again whenever it is missing, so pruning one only costs a phone that held it a new
+    full copy if its scope changed after that.
     """
 
     __tablename__ = "sync_scopes"
@@ -53,6 +55,9 @@ class SyncScope(Base):
     kind: Mapped[str] = mapped_column(String(16))  # grids | buildings
     ids: Mapped[list[Any]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Moved on (at most daily) whenever a pull stores or finds this scope as the caller's;
+    # scopes unused for longer than the change log is kept are pruned with it.
+    used_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SyncDocument(Base):

@@ -19,11 +19,24 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import ColumnElement, Select, and_, func, literal_column, not_, select, text, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    func,
+    literal_column,
+    not_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
@@ -41,6 +54,7 @@ DEFAULT_LIMIT = 5000
 MAX_LIMIT = 5000
 INBOX_LIMIT = 5000
 ALL = "*"  # the digest of an admin's scope: everything, always
+SCOPE_TOUCH = timedelta(days=1)  # how stale a stored scope's ``used_at`` may get
 COPY_ORDER = ("templates", "buildings", "inspections", "hazards", "rectifications")
 COPY_ORDER += ("submissions", "photos")
 # What lies under a building: named as deleted when the building leaves the scope.
@@ -133,14 +147,26 @@ def _digest(kind: str, ids: list[str]) -> str:
 
 
 def _keep_scope(db: Session, actor: Actor, kind: str, ids: list[str]) -> str:
+    """Store the scope (again, if it was pruned) and note that it is in use."""
     digest = _digest(kind, ids)
     if digest == ALL:
         return digest
     builder = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    now = utcnow()
     db.execute(
         builder(SyncScope)
-        .values(user_id=actor.user_id, digest=digest, kind=kind, ids=ids)
+        .values(user_id=actor.user_id, digest=digest, kind=kind, ids=ids, used_at=now)
         .on_conflict_do_nothing()
+    )
+    # At most once a day, and only then is the row written (and locked).
+    db.execute(
+        update(SyncScope)
+        .where(
+            SyncScope.user_id == actor.user_id,
+            SyncScope.digest == digest,
+            SyncScope.used_at < now - SCOPE_TOUCH,
+        )
+        .values(used_at=now)
     )
     return digest
 
@@ -228,6 +254,21 @@ def _copy(db: Session, actor: Actor, cursor: Cursor, page: Page, budget: int) ->
 # --- changes -----------------------------------------------------------------------------
 
 
+def prune(db: Session, *, now: datetime, keep: timedelta) -> tuple[int, int]:
+    """Forget change records and stored scopes older than ``keep``: how many of each.
+
+    The newest change record stays, whatever its age: it carries the numbering on. A phone
+    whose cursor is older than what is left is told to start again (``invalid-cursor``).
+    """
+    cutoff = now - keep
+    newest = newest_seq(db)
+    changes = db.execute(
+        delete(SyncChange).where(SyncChange.at < cutoff, SyncChange.seq < newest)
+    ).rowcount
+    scopes = db.execute(delete(SyncScope).where(SyncScope.used_at < cutoff)).rowcount
+    return changes, scopes
+
+
 def newest_seq(db: Session) -> int:
     return db.scalar(select(func.coalesce(func.max(SyncChange.seq), 0)))
 
@@ -243,7 +284,13 @@ def _changed_rows(db: Session, actor: Actor, after: int, upto: int, limit: int) 
         .order_by(SyncChange.seq)
         .limit(limit + 1)
     )
-    return db.execute(stmt).all()
+    rows = db.execute(stmt).all()
+    # Asked after the rows were read, so that a prune committed meanwhile is seen as well:
+    # the log is pruned from its oldest end, and the newest record is always kept.
+    oldest = db.scalar(select(func.min(SyncChange.seq)))
+    if oldest is not None and oldest > after + 1:
+        raise InvalidCursor("This cursor is older than the changes the server keeps. Start again.")
+    return rows
 
 
 def _deliver(db: Session, actor: Actor, rows: list, page: Page) -> None:
@@ -330,6 +377,10 @@ def pull(
         delivered = True
     if not cursor.copying and budget > 0:
         upto = newest_seq(db)
+        if upto < cursor.seq:
+            raise InvalidCursor(
+                "This cursor is ahead of the server's changes (was it restored?). Start again."
+            )
         if upto > cursor.seq:
             rows = _changed_rows(db, actor, cursor.seq, upto, budget)
             if rows:

@@ -62,7 +62,11 @@ class Sync(MethodView):
     @requires("building.read")
     @blp.arguments(SyncArgsSchema, location="query")
     @blp.response(200, SyncPageSchema)
-    @blp.alt_response(400, description="The cursor is not valid (`invalid-cursor`).")
+    @blp.alt_response(
+        400,
+        description="The cursor is not valid (`invalid-cursor`): altered, another account's, "
+        "or older than the changes the server keeps. Start again without one.",
+    )
     def get(self, args):
         """Everything in your scope (no cursor), or what changed in it since `cursor`: new and
         changed objects whole, and the ids of those deleted or no longer in your scope. Ask
