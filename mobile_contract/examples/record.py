@@ -18,12 +18,15 @@ import hashlib
 import json
 import shutil
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from flask import request
 
 from fieldapi import create_app
 from fieldapi.checklists.defaults import DEFAULT_ITEMS, ensure_defaults
@@ -158,6 +161,24 @@ def _recent(minutes: int = 10) -> str:
     return (datetime.now(UTC) - timedelta(minutes=minutes)).isoformat()
 
 
+HOLD_HEADER = "X-Example-Hold"
+
+
+class Hold:
+    """Keeps a request that carries ``HOLD_HEADER`` waiting once its Idempotency-Key is
+    claimed, as a request whose answer is slow in coming, so that the retry meeting it can
+    be recorded. Requests without the header pass."""
+
+    def __init__(self) -> None:
+        self.claimed = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self) -> None:
+        if request.headers.get(HOLD_HEADER):
+            self.claimed.set()
+            self.release.wait(timeout=30)
+
+
 def make_app(workdir: Path):
     settings = Settings(
         data_dir=workdir / "data",
@@ -174,6 +195,9 @@ def make_app(workdir: Path):
     for folder in (settings.data_dir, workdir / "blobs"):
         folder.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
+    # After the app's own hooks: the sign-in check and the Idempotency-Key claim come first.
+    app.extensions["examples.hold"] = hold = Hold()
+    app.before_request(hold)
     migrate.upgrade(app.extensions["fieldapi.engine"])
     with app.extensions["fieldapi.sessionmaker"]() as db:
         ensure_defaults(db)
@@ -631,6 +655,7 @@ def offline(rec: Recorder, world, as_user) -> None:
         headers=keyed,
         body={**hazard, "description": "Something else"},
     )
+    _in_progress(rec, world, gw1)
     building = {
         "id": str(uuid.uuid4()),
         "code": "FT-SW-0020",
@@ -658,6 +683,46 @@ def offline(rec: Recorder, world, as_user) -> None:
         headers=gw1,
         body={**building, "name": "Another building"},
     )
+
+
+def _in_progress(rec: Recorder, world, gw1: dict[str, str]) -> None:
+    """A phone retries while its first request is still being answered."""
+    hazard = {
+        "id": str(uuid.uuid4()),
+        "building_id": str(world.buildings["B1"]),
+        "category": "evacuation",
+        "severity": "critical",
+        "description": "Bicycles stored on the stair landing",
+        "photo_ids": [rec.photo(gw1, 401)],
+    }
+    keyed = {**gw1, "Idempotency-Key": str(uuid.uuid4())}
+    hold: Hold = rec.app.extensions["examples.hold"]
+    answers: list[int] = []
+    first = threading.Thread(
+        target=lambda: answers.append(
+            rec.app.test_client()
+            .post(f"{API}/hazards", json=hazard, headers={**keyed, HOLD_HEADER: "1"})
+            .status_code
+        )
+    )
+    first.start()
+    try:
+        assert hold.claimed.wait(timeout=30), "the first request never claimed its key"
+        rec.record(
+            "offline/idempotency-in-progress",
+            "A retry while the first request is still running: try again after Retry-After",
+            "POST",
+            f"{API}/hazards",
+            headers=keyed,
+            body=hazard,
+        )
+    finally:
+        hold.release.set()
+        first.join(timeout=60)
+    assert answers == [201], answers
+    replayed = rec.send("POST", f"{API}/hazards", headers=keyed, body=hazard)
+    assert replayed.status == 201, replayed.body
+    assert replayed.headers.get("Idempotent-Replayed") == "true"
 
 
 def sync(rec: Recorder, as_user) -> None:

@@ -73,6 +73,7 @@ REQUIRED = {
     "offline/idempotency-first",
     "offline/idempotency-replay",
     "offline/idempotency-key-reused",
+    "offline/idempotency-in-progress",
     "offline/client-id-replay",
     "offline/client-id-conflict",
     "offline/sync-first",
