@@ -84,12 +84,15 @@ def _t(base: datetime, rng: random.Random, days: float) -> datetime:
     return base + timedelta(seconds=rng.uniform(0, days * 86400))
 
 
-def seed(app, n_buildings: int, n_inspections: int) -> dict:
-    """One grid, its staff, buildings and a year of field work, written in bulk."""
+def seed(app, n_buildings: int, n_inspections: int, photos: bool = False) -> dict:
+    """One grid, its staff, buildings and a year of field work, written in bulk. With
+    ``photos``, every item that must be photographed carries a verified photo (a submit
+    without them is refused), and so does every hazard found and every rectification."""
     from fieldapi.areas.service import create_area
     from fieldapi.buildings.models import Building, Equipment, Resident, Shop, Unit
     from fieldapi.checklists.defaults import DEFAULT_ITEMS, ensure_defaults
     from fieldapi.fieldwork.models import Hazard, Inspection, InspectionResult, Rectification
+    from fieldapi.photos.models import Photo, PhotoUse
     from fieldapi.review.models import Submission, SubmissionEvent
     from fieldapi.users.service import create_user
 
@@ -131,6 +134,50 @@ def seed(app, n_buildings: int, n_inspections: int) -> dict:
     codes = [item["code"] for item in DEFAULT_ITEMS]
     severity = {item["code"]: item["severity"] for item in DEFAULT_ITEMS}
     category = {item["code"]: item["category"] for item in DEFAULT_ITEMS}
+    photographed = {item["code"] for item in DEFAULT_ITEMS if item["photo_required"]}
+    photo_rows, photo_uses = [], []
+
+    def use(pid, who, building, subject_type, subject_id, at: datetime) -> None:
+        photo_uses.append(
+            {
+                "id": uuid.uuid4(),
+                "photo_id": pid,
+                "subject_type": subject_type,
+                "subject_id": subject_id,
+                "building_id": building["id"],
+                "attached_by": who,
+                "attached_at": at,
+                "flags": [],
+                "flag_details": {},
+            }
+        )
+
+    def photo(who, building, subject_type, subject_id, at: datetime, lat, lon) -> str:
+        pid = uuid.uuid4()
+        photo_rows.append(
+            {
+                "id": pid,
+                "uploader_id": who,
+                "sha256": uuid.uuid4().hex + uuid.uuid4().hex,
+                "size": rng.randint(1_500_000, 4_500_000),
+                "content_type": "image/jpeg",
+                "status": "verified",
+                "upload_expires_at": at + timedelta(minutes=15),
+                "format": "JPEG",
+                "width": 4000,
+                "height": 3000,
+                "captured_at": at - timedelta(seconds=rng.randint(30, 1800)),
+                "lat": round(lat + rng.uniform(-1e-4, 1e-4), 6),
+                "lon": round(lon + rng.uniform(-1e-4, 1e-4), 6),
+                "device": "Phone",
+                "phash": f"{rng.getrandbits(64):016x}",
+                "created_at": at,
+                "verified_at": at + timedelta(seconds=5),
+            }
+        )
+        use(pid, who, building, subject_type, subject_id, at)
+        return str(pid)
+
     start = datetime(2025, 12, 1, tzinfo=UTC)
     now = datetime.now(UTC)
 
@@ -201,23 +248,36 @@ def seed(app, n_buildings: int, n_inspections: int) -> dict:
         performed = _t(start, rng, 360)
         draft = rng.random() < 0.03
         failing = rng.sample(codes, rng.randint(1, 3)) if rng.random() < 0.1 else []
+        inspector = users["mgr1"] if n % 3 else users["gw1"]
+        lat = round(building["lat"] + rng.uniform(-1e-4, 1e-4), 6)
+        lon = round(building["lon"] + rng.uniform(-1e-4, 1e-4), 6)
+        shots = {
+            code: [photo(inspector, building, "inspection", iid, performed, lat, lon)]
+            for code in codes
+            if photos and not draft and code in photographed
+        }
         inspections.append(
             {
                 "id": iid,
                 "building_id": building["id"],
                 "kind": "self_check" if n % 3 else "patrol",
                 "template_id": templates[building["use_type"]],
-                "inspector_id": users["mgr1"] if n % 3 else users["gw1"],
+                "inspector_id": inspector,
                 "performed_at": performed,
-                "lat": round(building["lat"] + rng.uniform(-1e-4, 1e-4), 6),
-                "lon": round(building["lon"] + rng.uniform(-1e-4, 1e-4), 6),
+                "lat": lat,
+                "lon": lon,
                 "status": "draft" if draft else "submitted",
                 "submitted_at": None if draft else performed + timedelta(minutes=10),
                 "version": 1 if draft else 2,
                 "findings": [
-                    {"code": code, "result": "fail", "note": f"{code}: found failing on site"}
+                    {
+                        "code": code,
+                        "result": "fail" if code in failing else "pass",
+                        **({"note": f"{code}: found failing on site"} if code in failing else {}),
+                        **({"photo_ids": shots[code]} if code in shots else {}),
+                    }
                     for code in codes
-                    if code in failing
+                    if code in failing or code in shots
                 ],
                 "unchecked": [],
                 "created_at": performed,
@@ -233,7 +293,7 @@ def seed(app, n_buildings: int, n_inspections: int) -> dict:
                     "code": code,
                     "result": "fail" if failed else "pass",
                     "note": f"{code}: found failing on site" if failed else None,
-                    "photo_ids": [],
+                    "photo_ids": shots.get(code, []),
                 }
             )
         if draft:
@@ -241,6 +301,8 @@ def seed(app, n_buildings: int, n_inspections: int) -> dict:
         submitted = performed + timedelta(minutes=10)
         for code in failing:
             hid = uuid.uuid4()
+            for pid in shots.get(code, []):
+                use(uuid.UUID(pid), users["gw1"], building, "hazard", hid, submitted)
             closed = rng.random() < 0.6
             hazards.append(
                 {
@@ -252,7 +314,7 @@ def seed(app, n_buildings: int, n_inspections: int) -> dict:
                     "category": category[code],
                     "severity": severity[code],
                     "description": f"{code}: found failing on site",
-                    "photo_ids": [],
+                    "photo_ids": shots.get(code, []),
                     "reported_by": users["gw1"],
                     "reported_at": submitted,
                     "due_at": submitted + timedelta(days=14),
@@ -264,13 +326,20 @@ def seed(app, n_buildings: int, n_inspections: int) -> dict:
                 }
             )
             if closed:
+                rid = uuid.uuid4()
+                fixed = submitted + timedelta(days=5)
+                after = (
+                    [photo(users["mgr1"], building, "rectification", rid, fixed, lat, lon)]
+                    if photos
+                    else []
+                )
                 rectifications.append(
                     {
-                        "id": uuid.uuid4(),
+                        "id": rid,
                         "hazard_id": hid,
                         "building_id": building["id"],
                         "note": "Replaced and checked",
-                        "photo_ids": [],
+                        "photo_ids": after if photos else [],
                         "submitted_by": users["mgr1"],
                         "status": "submitted",
                         "version": 1,
@@ -335,6 +404,8 @@ def seed(app, n_buildings: int, n_inspections: int) -> dict:
 
     table_rows = (
         (Building, buildings),
+        (Photo, photo_rows),
+        (PhotoUse, photo_uses),
         (Unit, units),
         (Resident, residents),
         (Shop, shops),
@@ -444,12 +515,17 @@ def main() -> None:
     parser.add_argument("--inspections", type=int, default=20000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--limit", type=int, default=5000)
+    parser.add_argument(
+        "--photos",
+        action="store_true",
+        help="a verified photo on every item that must be photographed, hazard and repair",
+    )
     args = parser.parse_args()
 
     with fresh_database() as url, tempfile.TemporaryDirectory() as data_dir:
         app = make_app(url, data_dir)
         began = time.perf_counter()
-        ids = seed(app, args.buildings, args.inspections)
+        ids = seed(app, args.buildings, args.inspections, photos=args.photos)
         print(f"seeded in {time.perf_counter() - began:.1f} s: {ids['counts']}")
         # The seed's own objects stay in this process; a server worker would not hold them.
         # Keep the collector from walking them on every collection during the runs.

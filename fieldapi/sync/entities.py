@@ -25,8 +25,10 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    distinct,
     func,
     literal_column,
+    null,
     select,
     true,
     tuple_,
@@ -299,9 +301,13 @@ class Entity:
             select(cast(page.c[f"k{n}"], Text)).where(page.c.n == limit).scalar_subquery()
             for n in range(size)
         ]
-        missing = func.string_agg(cast(order[-1], Text), literal_column("','")).filter(
-            docs.c.doc.is_(None)
-        )
+        # Only a kept document can be missing. (Asking of one built here would build it
+        # twice: the planner writes the document out once per use.)
+        missing = null()
+        if stored is not None:
+            missing = func.string_agg(cast(order[-1], Text), literal_column("','")).filter(
+                docs.c.doc.is_(None)
+            )
         row = (
             db.connection()
             .execute(
@@ -1080,6 +1086,36 @@ def _submission_document(_actor: Actor, ids: ColumnElement) -> Select:
     return _doc(s, doc, ids).select_from(s).outerjoin(newest, newest.c.submission_id == s.id)
 
 
+def _photo_document(actor: Actor, ids: ColumnElement) -> Select:
+    p, u = Photo, aliased(PhotoUse)
+    # The flags of its uses in the actor's buildings, each once, in Python's string order.
+    flag = func.jsonb_array_elements_text(u.flags).table_valued("value").alias("flag")
+    each = cast(func.to_json(flag.c.value), Text).collate("C")
+    joined = func.string_agg(distinct(each), aggregate_order_by(_q(","), each))
+    flags = (
+        select(_q("[").concat(joined).concat(_q("]")))
+        .select_from(u)
+        .join(flag, true())
+        .where(
+            u.photo_id == p.id,
+            u.building_id.in_(select(Building.id).where(scope.where(actor, Building))),
+        )
+        .scalar_subquery()
+    )
+    doc = _object(
+        ("id", p.id, "id"),
+        ("status", p.status, "text"),
+        ("content_type", p.content_type, "text"),
+        ("size", p.size, "number"),
+        ("width", p.width, "number"),
+        ("height", p.height, "number"),
+        ("captured_at", p.captured_at, "time"),
+        ("location", _place(p), "raw"),
+        ("flags", func.coalesce(flags, _q("[]")), "raw"),
+    )
+    return _doc(p, doc, ids).select_from(p)
+
+
 ENTITIES: dict[str, Entity] = {
     e.name: e
     for e in (
@@ -1124,7 +1160,7 @@ ENTITIES: dict[str, Entity] = {
             _shape_submissions,
             document=_submission_document,
         ),
-        Entity("photos", Photo, None, _photo_columns, _shape_photos),
+        Entity("photos", Photo, None, _photo_columns, _shape_photos, document=_photo_document),
     )
 }
 
