@@ -36,24 +36,11 @@ def _deadlines(environ: dict[str, str], name: str) -> tuple[tuple[str, int], ...
     return tuple(hours.items())
 
 
-def _idempotency_hours(environ: dict[str, str]) -> int:
-    hours = _int(environ, "FIELDAPI_IDEMPOTENCY_HOURS", 72)
-    if hours < 72:
-        raise ValueError(
-            f"FIELDAPI_IDEMPOTENCY_HOURS must be at least 72 (phones retry after days offline), "
-            f"not {hours}"
-        )
-    return hours
-
-
-def _sync_keep_days(environ: dict[str, str]) -> int:
-    days = _int(environ, "FIELDAPI_SYNC_KEEP_DAYS", 90)
-    if days < 7:
-        raise ValueError(
-            f"FIELDAPI_SYNC_KEEP_DAYS must be at least 7 (phones go days without signal), "
-            f"not {days}"
-        )
-    return days
+def _at_least(environ: dict[str, str], name: str, default: int, least: int, why: str) -> int:
+    value = _int(environ, name, default)
+    if value < least:
+        raise ValueError(f"{name} must be at least {least} ({why}), not {value}")
+    return value
 
 
 def _load_or_create_secret(data_dir: Path) -> str:
@@ -153,8 +140,12 @@ class Settings:
             hazard_deadline_hours=_deadlines(env, "FIELDAPI_HAZARD_DEADLINE_HOURS"),
             review_stage_hours=_int(env, "FIELDAPI_REVIEW_STAGE_HOURS", 72),
             self_check_notice_days=_int(env, "FIELDAPI_SELF_CHECK_NOTICE_DAYS", 3),
-            idempotency_hours=_idempotency_hours(env),
-            sync_keep_days=_sync_keep_days(env),
+            idempotency_hours=_at_least(
+                env, "FIELDAPI_IDEMPOTENCY_HOURS", 72, 72, "phones retry after days offline"
+            ),
+            sync_keep_days=_at_least(
+                env, "FIELDAPI_SYNC_KEEP_DAYS", 90, 7, "phones go days without signal"
+            ),
         )
 
     def hazard_deadline(self, severity: str) -> int:
