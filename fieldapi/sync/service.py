@@ -261,10 +261,13 @@ def prune(db: Session, *, now: datetime, keep: timedelta) -> tuple[int, int]:
     whose cursor is older than what is left is told to start again (``invalid-cursor``).
     """
     cutoff = now - keep
-    newest = newest_seq(db)
-    changes = db.execute(
-        delete(SyncChange).where(SyncChange.at < cutoff, SyncChange.seq < newest)
-    ).rowcount
+    # Always a run from the oldest end, so that a reader can tell what is gone by the oldest
+    # number left: hosts' clocks may disagree a little with the numbering.
+    last_old = db.scalar(select(func.max(SyncChange.seq)).where(SyncChange.at < cutoff))
+    changes = 0
+    if last_old is not None:
+        upto = min(last_old, newest_seq(db) - 1)
+        changes = db.execute(delete(SyncChange).where(SyncChange.seq <= upto)).rowcount
     scopes = db.execute(delete(SyncScope).where(SyncScope.used_at < cutoff)).rowcount
     return changes, scopes
 

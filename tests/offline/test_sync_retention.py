@@ -59,6 +59,20 @@ def test_prune_forgets_old_changes_and_keeps_young_ones(field, app):
     assert _seqs(app) == [s for s in every if s > middle]
 
 
+def test_prune_removes_a_run_from_the_oldest_end(field, app):
+    """A record stamped early by a host whose clock ran behind takes those before it along,
+    so that no hole is left for a reader to fall into unseen."""
+    field.submitted("mgr1", "B1")
+    every = _seqs(app)
+    skewed = every[len(every) // 2]
+    then = utcnow() - timedelta(days=100)
+    with app.extensions["fieldapi.sessionmaker"]() as db:
+        db.execute(update(SyncChange).where(SyncChange.seq == skewed).values(at=then))
+        db.commit()
+    _prune(app)
+    assert _seqs(app) == [s for s in every if s > skewed]
+
+
 def test_the_newest_change_is_kept_however_old(field, app):
     field.submitted("mgr1", "B1")
     every = _seqs(app)
