@@ -1088,19 +1088,21 @@ def _submission_document(_actor: Actor, ids: ColumnElement) -> Select:
 
 def _photo_document(actor: Actor, ids: ColumnElement) -> Select:
     p, u = Photo, aliased(PhotoUse)
-    # The flags of its uses in the actor's buildings, each once, in Python's string order.
+    # The flags of each photo's uses in the actor's buildings, each once, in Python's string
+    # order; gathered for all the photos asked for at once.
     flag = func.jsonb_array_elements_text(u.flags).table_valued("value").alias("flag")
     each = cast(func.to_json(flag.c.value), Text).collate("C")
     joined = func.string_agg(distinct(each), aggregate_order_by(_q(","), each))
     flags = (
-        select(_q("[").concat(joined).concat(_q("]")))
+        select(u.photo_id, _q("[").concat(joined).concat(_q("]")).label("flags"))
         .select_from(u)
         .join(flag, true())
         .where(
-            u.photo_id == p.id,
+            _among(u.photo_id, ids),
             u.building_id.in_(select(Building.id).where(scope.where(actor, Building))),
         )
-        .scalar_subquery()
+        .group_by(u.photo_id)
+        .subquery("flags")
     )
     doc = _object(
         ("id", p.id, "id"),
@@ -1111,9 +1113,9 @@ def _photo_document(actor: Actor, ids: ColumnElement) -> Select:
         ("height", p.height, "number"),
         ("captured_at", p.captured_at, "time"),
         ("location", _place(p), "raw"),
-        ("flags", func.coalesce(flags, _q("[]")), "raw"),
+        ("flags", func.coalesce(flags.c.flags, _q("[]")), "raw"),
     )
-    return _doc(p, doc, ids).select_from(p)
+    return _doc(p, doc, ids).select_from(p).outerjoin(flags, flags.c.photo_id == p.id)
 
 
 ENTITIES: dict[str, Entity] = {

@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from fieldapi.buildings.models import Building, Resident, Unit
 from fieldapi.checklists.defaults import ensure_defaults
 from fieldapi.core.scope import Actor
+from fieldapi.photos.models import PhotoUse
 from fieldapi.sync import capture
 from fieldapi.sync.entities import ENTITIES as ENTITY_SHAPES
 from fieldapi.sync.entities import as_json_list
@@ -260,6 +261,17 @@ def test_database_built_documents_equal_the_python_shapes(field, world, phone, a
         ):
             db.add(Resident(unit_id=unit.id, name=f"R{n}", id_number=id_number, phone=phone_number,
                             kind="permanent", registered_on=date(2026, 1, n + 1)))  # fmt: skip
+        # A photo used again in a building outside grid staff's scope, flagged there: its
+        # flags are those of the uses the reader may see.
+        shared = db.scalars(select(PhotoUse.photo_id).order_by(PhotoUse.attached_at)).first()
+        elsewhere = PhotoUse(
+            photo_id=shared,
+            subject_type="hazard",
+            subject_id=uuid.uuid4(),
+            building_id=world.buildings["B2"],
+            flags=["reused", "far_from_building"],
+        )
+        db.add(elsewhere)
         db.commit()
     compared = 0
     with app.extensions["fieldapi.sessionmaker"]() as db:
@@ -279,6 +291,9 @@ def test_database_built_documents_equal_the_python_shapes(field, world, phone, a
                 for item in shaped:
                     assert built[item["id"]] == item, (who, name)
                     compared += 1
+                if name == "photos":
+                    seen = set(built[str(shared)]["flags"])
+                    assert ("reused" in seen) is (who == "admin"), seen
     assert compared >= 20
 
 
