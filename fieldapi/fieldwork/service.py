@@ -552,10 +552,13 @@ def _finish_inspection(
 def _hazards_from(db, actor, inspection, failed, by_code, policy, now) -> None:
     """Every failed item is a hazard of the building; an item that passes on a resubmitted
     inspection withdraws the hazard it raised before, unless someone is already rectifying it."""
-    existing = {
-        h.item_code: h
-        for h in db.scalars(select(Hazard).where(Hazard.inspection_id == inspection.id))
-    }
+    raised = (
+        select(Hazard)
+        .where(Hazard.inspection_id == inspection.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    existing = {h.item_code: h for h in db.scalars(raised)}
     failed_codes = {r.code for r in failed}
     for code, hazard in existing.items():
         if code not in failed_codes and hazard.status == "open":
@@ -654,6 +657,13 @@ def get_hazard(*, db: Session, actor: Actor, hazard_id: uuid.UUID) -> Hazard:
     if hazard is None:
         raise NotFound()
     return hazard
+
+
+def _locked_hazard(db: Session, hazard_id: uuid.UUID) -> Hazard | None:
+    """The hazard as it is now, its row locked until commit. A hazard is changed by its own
+    review (a reported one resubmitted), by its rectification's and by its inspection's: two
+    of those at once wait for each other instead of one failing on a stale version."""
+    return db.get(Hazard, hazard_id, with_for_update=True, populate_existing=True)
 
 
 def list_hazards(
@@ -794,7 +804,7 @@ def rectify(
     *, db: Session, actor: Actor, hazard_id: uuid.UUID, data: dict[str, Any], policy: Policy
 ) -> tuple[Outcome, bool]:
     """The building manager answers an open hazard with what was done and after-photos."""
-    hazard = get_hazard(db=db, actor=actor, hazard_id=hazard_id)
+    hazard = _locked_hazard(db, get_hazard(db=db, actor=actor, hazard_id=hazard_id).id)
     existing = db.get(Rectification, data["id"])
     if existing is not None:
         sent = {k: v for k, v in data.items() if k != "id"}
@@ -889,7 +899,7 @@ def _finish_rectification(
 def _rectification_moved(db: Session, submission: Submission, event: SubmissionEvent) -> None:
     """The hazard follows its rectification: in review, back open, or closed with the date."""
     rectification = db.get(Rectification, submission.subject_id)
-    hazard = db.get(Hazard, rectification.hazard_id) if rectification else None
+    hazard = _locked_hazard(db, rectification.hazard_id) if rectification else None
     if hazard is None:
         return
     if event.to_stage == "closed":
@@ -930,13 +940,13 @@ def resubmit(
             inspection.note = data["note"]
         return submit_inspection(db=db, actor=actor, inspection_id=inspection.id, policy=policy)
     if submission.subject_type == "hazard":
-        subject = db.get(Hazard, submission.subject_id)
+        subject = _locked_hazard(db, submission.subject_id)
         if "description" in data:
             subject.description = data["description"]
         finish = _finish_hazard
     else:
         subject = db.get(Rectification, submission.subject_id)
-        hazard = db.get(Hazard, subject.hazard_id)
+        hazard = _locked_hazard(db, subject.hazard_id)
         if hazard.status != "open":
             raise Conflict(f"The hazard is {hazard.status}; there is nothing left to rectify.")
         if "note" in data:
@@ -987,7 +997,7 @@ def _carry_on(db: Session, actor: Actor, subject_type: str, subject_id, policy: 
             template = db.get(ChecklistTemplate, inspection.template_id)
             _finish_inspection(db, actor, inspection, template, policy)
     elif subject_type == "hazard":
-        hazard = db.get(Hazard, subject_id)
+        hazard = _locked_hazard(db, subject_id)
         if hazard is not None and hazard.status == "waiting_photos":
             _finish_hazard(db, actor, hazard, policy)
     else:

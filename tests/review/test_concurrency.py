@@ -324,3 +324,39 @@ def test_submissions_racing_on_one_building_all_land(app, field, as_user):
         assert risk != "low"
     verdict = _verify(app)
     assert verdict.ok, verdict
+
+
+def test_a_hazard_and_its_rectification_resubmitted_at_once_both_land(app, field, as_user):
+    """An officer sends a returned hazard report back while the building manager sends back
+    the returned rectification of that same hazard. Both change the hazard: the later one
+    waits for the earlier instead of failing on the version it read."""
+    for _ in range(ROUNDS):
+        hazard = field.report("officer1", "B1").get_json()
+        reported = hazard["submission_id"]
+        assert field.decide("gw1", reported, "return", reason="Which floor?").status_code == 200
+        rectified = field.rectify("mgr1", hazard["id"])
+        assert rectified.status_code == 201, rectified.get_json()
+        repaired = rectified.get_json()["submission_id"]
+        assert field.decide("gw1", repaired, "return", reason="Photo unclear").status_code == 200
+        answers = _race(
+            app,
+            [
+                (
+                    f"/api/v1/submissions/{reported}/resubmit",
+                    {**as_user("officer1"), "If-Match": field.etag(reported)},
+                    {"description": "Two e-bikes charging in the third-floor stairwell"},
+                ),
+                (
+                    f"/api/v1/submissions/{repaired}/resubmit",
+                    {**as_user("mgr1"), "If-Match": field.etag(repaired)},
+                    {"note": "Socket removed, bikes gone"},
+                ),
+            ],
+        )
+        assert [a.status_code for a in answers] == [200, 200], [a.get_json() for a in answers]
+        assert [a.get_json()["stage"] for a in answers] == ["grid_review", "grid_review"]
+        after = field.hazard("admin", hazard["id"])
+        assert after["status"] == "rectifying"
+        assert after["description"] == "Two e-bikes charging in the third-floor stairwell"
+    verdict = _verify(app)
+    assert verdict.ok, verdict
