@@ -652,8 +652,12 @@ review.on_transition("inspection", _inspection_closed)
 # ---------------------------------------------------------------- hazards
 
 
-def get_hazard(*, db: Session, actor: Actor, hazard_id: uuid.UUID) -> Hazard:
-    hazard = db.scalar(scope.scoped(actor, Hazard).where(Hazard.id == hazard_id))
+def get_hazard(*, db: Session, actor: Actor, hazard_id: uuid.UUID, lock: bool = False) -> Hazard:
+    stmt = scope.scoped(actor, Hazard).where(Hazard.id == hazard_id)
+    if lock:
+        # The locked row as it is now, not what this session may have read before.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    hazard = db.scalar(stmt)
     if hazard is None:
         raise NotFound()
     return hazard
@@ -804,7 +808,7 @@ def rectify(
     *, db: Session, actor: Actor, hazard_id: uuid.UUID, data: dict[str, Any], policy: Policy
 ) -> tuple[Outcome, bool]:
     """The building manager answers an open hazard with what was done and after-photos."""
-    hazard = _locked_hazard(db, get_hazard(db=db, actor=actor, hazard_id=hazard_id).id)
+    hazard = get_hazard(db=db, actor=actor, hazard_id=hazard_id, lock=True)
     existing = db.get(Rectification, data["id"])
     if existing is not None:
         sent = {k: v for k, v in data.items() if k != "id"}
