@@ -339,7 +339,7 @@ def seed(app, n_buildings: int, n_inspections: int, photos: bool = False) -> dic
                         "hazard_id": hid,
                         "building_id": building["id"],
                         "note": "Replaced and checked",
-                        "photo_ids": after if photos else [],
+                        "photo_ids": after,
                         "submitted_by": users["mgr1"],
                         "status": "submitted",
                         "version": 1,
