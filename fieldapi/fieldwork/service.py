@@ -489,7 +489,8 @@ def submit_inspection(
     inspection = get_inspection(db=db, actor=actor, inspection_id=inspection_id)
     if inspection.inspector_id != actor.user_id:
         raise Forbidden("Only the inspector changes or submits an inspection.")
-    submission = review.submission_for(db, "inspection", inspection.id)
+    # A submit sent again while the first still runs waits for it, then answers where it is.
+    inspection, submission = _locked_subject(db, "inspection", inspection.id)
     if (
         submission is not None
         and submission.stage != "returned"
@@ -663,11 +664,37 @@ def get_hazard(*, db: Session, actor: Actor, hazard_id: uuid.UUID, lock: bool = 
     return hazard
 
 
+SUBJECTS = {"inspection": Inspection, "hazard": Hazard, "rectification": Rectification}
+
+
+def _locked_subject(
+    db: Session, subject_type: str, subject_id: uuid.UUID
+) -> tuple[Any, Submission | None]:
+    """A record that enters review, and its submission if it has one, as they are now, both
+    rows locked until commit: the submission first, the order every writer takes them in.
+    Writers of one record (a submit and its retry, the photos it waits for finishing at once)
+    so queue, each acting on what the one before it committed."""
+    db.flush()
+    submission = review.submission_for(db, subject_type, subject_id, lock=True)
+    subject = _locked(db, SUBJECTS[subject_type], subject_id)
+    if submission is None:
+        # The writer this one waited for may have submitted it.
+        submission = review.submission_for(db, subject_type, subject_id, lock=True)
+    return subject, submission
+
+
+def _locked(db: Session, model, object_id: uuid.UUID):
+    """The row as it is now, locked until commit, whatever version this session read before
+    (a plain select: ``Session.get`` with a lock would refuse a newer version)."""
+    stmt = select(model).where(model.id == object_id).with_for_update()
+    return db.scalar(stmt.execution_options(populate_existing=True))
+
+
 def _locked_hazard(db: Session, hazard_id: uuid.UUID) -> Hazard | None:
     """The hazard as it is now, its row locked until commit. A hazard is changed by its own
     review (a reported one resubmitted), by its rectification's and by its inspection's: two
     of those at once wait for each other instead of one failing on a stale version."""
-    return db.get(Hazard, hazard_id, with_for_update=True, populate_existing=True)
+    return _locked(db, Hazard, hazard_id)
 
 
 def list_hazards(
@@ -939,17 +966,17 @@ def resubmit(
             raise ValidationFailed(
                 "Change a returned inspection with PATCH /inspections/{id}, then resubmit it."
             )
-        inspection = db.get(Inspection, submission.subject_id)
+        inspection, _ = _locked_subject(db, "inspection", submission.subject_id)
         if "note" in data:
             inspection.note = data["note"]
         return submit_inspection(db=db, actor=actor, inspection_id=inspection.id, policy=policy)
     if submission.subject_type == "hazard":
-        subject = _locked_hazard(db, submission.subject_id)
+        subject, _ = _locked_subject(db, "hazard", submission.subject_id)
         if "description" in data:
             subject.description = data["description"]
         finish = _finish_hazard
     else:
-        subject = db.get(Rectification, submission.subject_id)
+        subject, _ = _locked_subject(db, "rectification", submission.subject_id)
         hazard = _locked_hazard(db, subject.hazard_id)
         if hazard.status != "open":
             raise Conflict(f"The hazard is {hazard.status}; there is nothing left to rectify.")
@@ -973,14 +1000,24 @@ def resubmit(
 
 
 def _photo_verified(db: Session, photo: Photo) -> None:
-    """A photo a submitted record waited for is verified: the last one submits the record."""
-    waits = list(db.scalars(select(PhotoWait).where(PhotoWait.photo_id == photo.id)))
-    if not waits:
+    """A photo a submitted record waited for is verified: the last one submits the record.
+
+    Each waiting record is locked before its waits are counted. Of photos finishing at once,
+    the one that commits last so sees the others' waits gone, and submits."""
+    waiting = db.execute(
+        select(PhotoWait.subject_type, PhotoWait.subject_id)
+        .where(PhotoWait.photo_id == photo.id)
+        .order_by(PhotoWait.subject_type, PhotoWait.subject_id)
+    ).all()
+    if not waiting:
         return
-    policy = Policy.current()
+    subjects = {key: _locked_subject(db, *key)[0] for key in waiting}
+    # What is still awaited once the locks are held: a record changed meanwhile waits no more.
+    waits = list(db.scalars(select(PhotoWait).where(PhotoWait.photo_id == photo.id)))
     for wait in waits:
         db.delete(wait)
     db.flush()
+    policy = Policy.current()
     for wait in waits:
         if waiting_for(db, wait.subject_type, wait.subject_id):
             continue
@@ -988,26 +1025,24 @@ def _photo_verified(db: Session, photo: Photo) -> None:
         actor = Actor(user_id=user.id, username=user.username, role=user.role)
         try:
             with db.begin_nested():
-                _carry_on(db, actor, wait.subject_type, wait.subject_id, policy)
+                subject = subjects[(wait.subject_type, wait.subject_id)]
+                _carry_on(db, actor, wait.subject_type, subject, policy)
         except Problem as problem:
             # Left waiting; the submitter sees it and submits again.
             log.info("%s %s stays unsubmitted: %s", wait.subject_type, wait.subject_id, problem)
 
 
-def _carry_on(db: Session, actor: Actor, subject_type: str, subject_id, policy: Policy) -> None:
+def _carry_on(db: Session, actor: Actor, subject_type: str, subject, policy: Policy) -> None:
+    """Submit a record whose last awaited photo arrived, as its submitter's submit would."""
+    if subject is None or subject.status != "waiting_photos":
+        return
     if subject_type == "inspection":
-        inspection = db.get(Inspection, subject_id)
-        if inspection is not None and inspection.status == "waiting_photos":
-            template = db.get(ChecklistTemplate, inspection.template_id)
-            _finish_inspection(db, actor, inspection, template, policy)
+        template = db.get(ChecklistTemplate, subject.template_id)
+        _finish_inspection(db, actor, subject, template, policy)
     elif subject_type == "hazard":
-        hazard = _locked_hazard(db, subject_id)
-        if hazard is not None and hazard.status == "waiting_photos":
-            _finish_hazard(db, actor, hazard, policy)
+        _finish_hazard(db, actor, subject, policy)
     else:
-        rectification = db.get(Rectification, subject_id)
-        if rectification is not None and rectification.status == "waiting_photos":
-            _finish_rectification(db, actor, rectification, policy)
+        _finish_rectification(db, actor, subject, policy)
 
 
 photos.on_verified(_photo_verified)

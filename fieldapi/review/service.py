@@ -109,12 +109,15 @@ def get_submission(
     return submission
 
 
-def submission_for(db: Session, subject_type: str, subject_id: uuid.UUID) -> Submission | None:
-    return db.scalar(
-        select(Submission).where(
-            Submission.subject_type == subject_type, Submission.subject_id == subject_id
-        )
+def submission_for(
+    db: Session, subject_type: str, subject_id: uuid.UUID, *, lock: bool = False
+) -> Submission | None:
+    stmt = select(Submission).where(
+        Submission.subject_type == subject_type, Submission.subject_id == subject_id
     )
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return db.scalar(stmt)
 
 
 def submissions_for(

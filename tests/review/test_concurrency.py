@@ -360,3 +360,87 @@ def test_a_hazard_and_its_rectification_resubmitted_at_once_both_land(app, field
         assert after["description"] == "Two e-bikes charging in the third-floor stairwell"
     verdict = _verify(app)
     assert verdict.ok, verdict
+
+
+def _waiting_self_check(field, photos: int) -> dict:
+    """mgr1's self-check of B1, submitted while ``photos`` of its EXT-01 photos are still
+    uploading: the 202 answer (the other photographed items not applicable)."""
+    pending = [field.unfinished_photo("mgr1") for _ in range(photos)]
+    items = [
+        {"code": item["code"], "result": "na" if item["photo_required"] else "pass"}
+        for item in DEFAULT_ITEMS
+        if item["code"] != "EXT-01"
+    ]
+    items.append({"code": "EXT-01", "result": "pass", "photo_ids": pending})
+    body = {
+        "id": str(uuid.uuid4()),
+        "building_id": str(field.world.buildings["B1"]),
+        "kind": "self_check",
+        "performed_at": now_iso(),
+        "items": items,
+    }
+    assert field.create("mgr1", body).status_code == 201
+    answer = field.submit("mgr1", body["id"])
+    assert answer.status_code == 202, answer.get_json()
+    assert sorted(answer.get_json()["waiting_for"]) == sorted(pending)
+    return answer.get_json()
+
+
+def _shown(app, as_user, inspection_id: str) -> dict:
+    response = app.test_client().get(
+        f"/api/v1/inspections/{inspection_id}", headers=as_user("mgr1")
+    )
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_photos_of_one_waiting_inspection_finishing_at_once_submit_it(app, field, as_user):
+    """The phone completes a record's photos in parallel. Each completion takes its own photo
+    off the record's wait; the one that sees none left submits the record. Finishing at the
+    same moment, neither may take the other's wait for still pending."""
+    for _ in range(ROUNDS):
+        waiting = _waiting_self_check(field, photos=3)
+        answers = _at_once(
+            [
+                partial(
+                    app.test_client().post,
+                    f"/api/v1/photos/{photo_id}/complete",
+                    headers=as_user("mgr1"),
+                )
+                for photo_id in waiting["waiting_for"]
+            ]
+        )
+        assert [a.status_code for a in answers] == [200] * 3, answers
+        after = _shown(app, as_user, waiting["id"])
+        assert (after["status"], after["stage"], after["waiting_for"]) == (
+            "submitted",
+            "grid_review",
+            [],
+        )
+        assert after["submission_id"] is not None
+    verdict = _verify(app)
+    assert verdict.ok, verdict
+
+
+def test_a_draft_submitted_twice_at_once_is_submitted_once(app, field, as_user):
+    """A phone that lost the answer submits again while the first submit still runs (no
+    Idempotency-Key): both answer the one submission; no 412, no second hazard."""
+    for _ in range(ROUNDS):
+        draft = _created_self_check(field, "ALARM-01")
+        answers = _at_once(
+            [
+                partial(
+                    app.test_client().post,
+                    f"/api/v1/inspections/{draft}/submit",
+                    headers=as_user("mgr1"),
+                )
+                for _ in range(3)
+            ]
+        )
+        assert [a.status_code for a in answers] == [200] * 3, [a.get_json() for a in answers]
+        assert len({a.get_json()["submission_id"] for a in answers}) == 1
+        with app.extensions["fieldapi.sessionmaker"]() as db:
+            raised = db.scalars(select(Hazard.id).where(Hazard.inspection_id == uuid.UUID(draft)))
+            assert len(raised.all()) == 1
+    verdict = _verify(app)
+    assert verdict.ok, verdict
