@@ -4,6 +4,10 @@ Every request of a race runs on its own thread with its own client (so its own d
 connection and transaction), carries the same If-Match, and is released by one barrier.
 The submission's row lock makes the later ones see the version the first one wrote: they
 answer 412, and nothing of theirs reaches the history or the audit trail.
+
+Writes that do not compete (submits on one building, a hazard and its rectification sent
+back together, a submit and its retry, the photos of one record finishing together) all
+land: each waits for the row locks of the one before it.
 """
 
 from __future__ import annotations
