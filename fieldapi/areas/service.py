@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from fieldapi.areas.models import PARENT_KIND, Area
 from fieldapi.audit import service as audit
 from fieldapi.core import scope
-from fieldapi.core.db import utcnow
+from fieldapi.core.db import created_once, utcnow
 from fieldapi.core.etag import make_etag, require_match
 from fieldapi.core.pagination import paginate
 from fieldapi.core.problems import Conflict, NotFound, ValidationFailed
@@ -103,6 +103,7 @@ def create_area(*, db: Session, data: dict[str, Any], actor: Actor | None = None
     return area
 
 
+@created_once(Area)
 def open_area(
     *, db: Session, data: dict[str, Any], actor: Actor | None = None
 ) -> tuple[Area, bool]:

@@ -13,7 +13,7 @@ from fieldapi.audit import service as audit
 from fieldapi.buildings.models import Building, BuildingChange, Equipment, Resident, Shop, Unit
 from fieldapi.buildings.present import FILE_FIELDS, jsonable, snapshot
 from fieldapi.core import scope
-from fieldapi.core.db import utcnow
+from fieldapi.core.db import created_once, utcnow
 from fieldapi.core.etag import make_etag, require_match
 from fieldapi.core.pagination import paginate
 from fieldapi.core.permissions import can
@@ -312,6 +312,7 @@ def create_building(
     return building
 
 
+@created_once(Building)
 def open_building(
     *, db: Session, actor: Actor, data: dict[str, Any], photo_limits: Limits = DEFAULT_PHOTO_LIMITS
 ) -> tuple[Building, bool]:

@@ -6,13 +6,16 @@ has answered without error and rolls back otherwise (see ``fieldapi.create_app``
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app, g
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import JSON, TypeDecorator
 
@@ -99,6 +102,38 @@ def make_engine(url: str) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def created_once(model: type[Base]) -> Callable[[F], F]:
+    """For a service that creates ``model`` under a client-chosen id, or answers what that
+    id already names (called with ``db=`` by keyword).
+
+    A create and its retry sent at once both find the id free; the later insert waits for
+    the earlier transaction and then fails on the key. The service then runs again: it finds
+    the stored object and answers as a later retry would (the object, or a conflict).
+    On SQLite, whose driver cannot open a savepoint in a transaction it has not begun, the
+    service runs as it is."""
+    key = f"pk_{model.__tablename__}"
+
+    def wrap(service: F) -> F:
+        @functools.wraps(service)
+        def run(*, db: Session, **kwargs):
+            if db.get_bind().dialect.name != "postgresql":
+                return service(db=db, **kwargs)
+            try:
+                with db.begin_nested():
+                    return service(db=db, **kwargs)
+            except IntegrityError as exc:
+                if getattr(getattr(exc.orig, "diag", None), "constraint_name", None) != key:
+                    raise
+            return service(db=db, **kwargs)
+
+        return run  # type: ignore[return-value]
+
+    return wrap
 
 
 def session() -> Session:

@@ -24,7 +24,7 @@ from fieldapi.buildings.models import Building
 from fieldapi.checklists.models import ChecklistTemplate
 from fieldapi.checklists.service import current_template
 from fieldapi.core import scope
-from fieldapi.core.db import utcnow
+from fieldapi.core.db import created_once, utcnow
 from fieldapi.core.etag import require_match
 from fieldapi.core.pagination import paginate
 from fieldapi.core.problems import Conflict, Forbidden, NotFound, Problem, ValidationFailed
@@ -359,6 +359,7 @@ def _audit(db: Session, actor: Actor, action: str, obj, object_type: str, detail
     )
 
 
+@created_once(Inspection)
 def open_inspection(*, db: Session, actor: Actor, data: dict[str, Any]) -> tuple[Inspection, bool]:
     """Save a draft inspection; True when new. A retried create with the same id and the
     same content answers the stored one; other content under that id is a conflict."""
@@ -734,6 +735,7 @@ def _photo_pointers(photo_ids: list[uuid.UUID]) -> list[tuple[str, uuid.UUID]]:
     return [(f"/photo_ids/{n}", photo_id) for n, photo_id in enumerate(photo_ids)]
 
 
+@created_once(Hazard)
 def report_hazard(
     *, db: Session, actor: Actor, data: dict[str, Any], policy: Policy
 ) -> tuple[Outcome, bool]:
@@ -831,6 +833,7 @@ def _rectification_content(rectification: Rectification) -> dict[str, Any]:
     }
 
 
+@created_once(Rectification)
 def rectify(
     *, db: Session, actor: Actor, hazard_id: uuid.UUID, data: dict[str, Any], policy: Policy
 ) -> tuple[Outcome, bool]:

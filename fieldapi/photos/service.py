@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from fieldapi.audit import service as audit
 from fieldapi.buildings.models import Building
 from fieldapi.core import scope
-from fieldapi.core.db import utcnow
+from fieldapi.core.db import created_once, utcnow
 from fieldapi.core.permissions import can
 from fieldapi.core.problems import Conflict, NotFound, Problem, ValidationFailed
 from fieldapi.core.scope import Actor
@@ -91,6 +91,7 @@ def _same_request(photo: Photo, data: dict[str, Any]) -> bool:
     )
 
 
+@created_once(Photo)
 def request_slot(
     *,
     db: Session,

@@ -14,7 +14,7 @@ from fieldapi.audit import service as audit
 from fieldapi.auth.passwords import Passwords
 from fieldapi.auth.service import revoke_user_sessions
 from fieldapi.core import scope
-from fieldapi.core.db import utcnow
+from fieldapi.core.db import created_once, utcnow
 from fieldapi.core.etag import make_etag, require_match
 from fieldapi.core.pagination import paginate
 from fieldapi.core.problems import Conflict, NotFound, PreconditionFailed, ValidationFailed
@@ -102,6 +102,7 @@ def create_user(
     return user
 
 
+@created_once(User)
 def open_user(
     *, db: Session, passwords: Passwords, data: dict[str, Any], actor: Actor | None = None
 ) -> tuple[User, bool]:

@@ -448,3 +448,31 @@ def test_a_draft_submitted_twice_at_once_is_submitted_once(app, field, as_user):
             assert len(raised.all()) == 1
     verdict = _verify(app)
     assert verdict.ok, verdict
+
+
+def test_a_create_and_its_retry_sent_at_once_answer_the_one_object(app, field, as_user):
+    """A phone that lost the answer sends a create again, under the same client id and
+    without an Idempotency-Key, while the first still runs. The later insert waits for the
+    earlier one and finds its id taken: it answers the stored object, as a later retry does
+    (201 and 200), and other content under that id is still refused (409)."""
+    for _ in range(ROUNDS):
+        same = field.inspection_body("mgr1")
+        other = {**same, "note": "Other content under the same id"}
+        photo = {"id": str(uuid.uuid4()), "sha256": uuid.uuid4().hex * 2, "size": 2048,
+                 "content_type": "image/jpeg"}  # fmt: skip
+        calls = [
+            ("/api/v1/inspections", as_user("mgr1"), same),
+            ("/api/v1/inspections", as_user("mgr1"), same),
+            ("/api/v1/photos", as_user("mgr1"), photo),
+            ("/api/v1/photos", as_user("mgr1"), photo),
+        ]
+        answers = _race(app, calls)
+        assert sorted(a.status_code for a in answers[:2]) == [200, 201], answers[:2]
+        assert sorted(a.status_code for a in answers[2:]) == [200, 201], answers[2:]
+        assert answers[0].get_json() == answers[1].get_json()
+        assert answers[2].get_json()["id"] == answers[3].get_json()["id"] == photo["id"]
+        answers = _race(app, [("/api/v1/inspections", as_user("mgr1"), other)] * 2)
+        for answer in answers:
+            assert_problem(answer, 409, "conflict")
+    verdict = _verify(app)
+    assert verdict.ok, verdict
