@@ -43,6 +43,17 @@ def _row_locks(backend):
         pytest.skip("SQLite serializes writers itself; the row-lock race needs PostgreSQL")
 
 
+def _b1_self_check(field, items: list[dict]) -> dict:
+    """The body of a new self-check of B1 with these items."""
+    return {
+        "id": str(uuid.uuid4()),
+        "building_id": str(field.world.buildings["B1"]),
+        "kind": "self_check",
+        "performed_at": now_iso(),
+        "items": items,
+    }
+
+
 def _self_check(field, failed: str | None = None) -> dict:
     """mgr1's self-check of B1, submitted: the photographed items not applicable, the plain
     ones passed, ``failed`` (a photographed item) failing. Its submit answer."""
@@ -54,13 +65,7 @@ def _self_check(field, failed: str | None = None) -> dict:
                           "photo_ids": [field.photo("mgr1")]})  # fmt: skip
         else:
             items.append({"code": code, "result": "na" if item["photo_required"] else "pass"})
-    body = {
-        "id": str(uuid.uuid4()),
-        "building_id": str(field.world.buildings["B1"]),
-        "kind": "self_check",
-        "performed_at": now_iso(),
-        "items": items,
-    }
+    body = _b1_self_check(field, items)
     created = field.create("mgr1", body)
     assert created.status_code == 201, created.get_json()
     answer = field.submit("mgr1", body["id"])
@@ -283,13 +288,7 @@ def _created_self_check(field, failed: str) -> str:
         if item["code"] != failed
     ]
     items.append({"code": failed, "result": "fail", "note": "Found failing"})
-    body = {
-        "id": str(uuid.uuid4()),
-        "building_id": str(field.world.buildings["B1"]),
-        "kind": "self_check",
-        "performed_at": now_iso(),
-        "items": items,
-    }
+    body = _b1_self_check(field, items)
     created = field.create("mgr1", body)
     assert created.status_code == 201, created.get_json()
     return body["id"]
@@ -376,13 +375,7 @@ def _waiting_self_check(field, photos: int) -> dict:
         if item["code"] != "EXT-01"
     ]
     items.append({"code": "EXT-01", "result": "pass", "photo_ids": pending})
-    body = {
-        "id": str(uuid.uuid4()),
-        "building_id": str(field.world.buildings["B1"]),
-        "kind": "self_check",
-        "performed_at": now_iso(),
-        "items": items,
-    }
+    body = _b1_self_check(field, items)
     assert field.create("mgr1", body).status_code == 201
     answer = field.submit("mgr1", body["id"])
     assert answer.status_code == 202, answer.get_json()
