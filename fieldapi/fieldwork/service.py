@@ -1014,7 +1014,7 @@ def _photo_verified(db: Session, photo: Photo) -> None:
     ).all()
     if not waiting:
         return
-    subjects = {key: _locked_subject(db, *key)[0] for key in waiting}
+    subjects = {(kind, key): _locked_subject(db, kind, key)[0] for kind, key in waiting}
     # What is still awaited once the locks are held: a record changed meanwhile waits no more.
     waits = list(db.scalars(select(PhotoWait).where(PhotoWait.photo_id == photo.id)))
     for wait in waits:
