@@ -391,23 +391,27 @@ def _shown(app, as_user, inspection_id: str) -> dict:
     return response.get_json()
 
 
+def _complete_at_once(app, as_user, photo_ids: list[str]) -> None:
+    answers = _at_once(
+        [
+            partial(
+                app.test_client().post,
+                f"/api/v1/photos/{photo_id}/complete",
+                headers=as_user("mgr1"),
+            )
+            for photo_id in photo_ids
+        ]
+    )
+    assert [a.status_code for a in answers] == [200] * len(photo_ids), answers
+
+
 def test_photos_of_one_waiting_inspection_finishing_at_once_submit_it(app, field, as_user):
     """The phone completes a record's photos in parallel. Each completion takes its own photo
     off the record's wait; the one that sees none left submits the record. Finishing at the
     same moment, neither may take the other's wait for still pending."""
     for _ in range(ROUNDS):
         waiting = _waiting_self_check(field, photos=3)
-        answers = _at_once(
-            [
-                partial(
-                    app.test_client().post,
-                    f"/api/v1/photos/{photo_id}/complete",
-                    headers=as_user("mgr1"),
-                )
-                for photo_id in waiting["waiting_for"]
-            ]
-        )
-        assert [a.status_code for a in answers] == [200] * 3, answers
+        _complete_at_once(app, as_user, waiting["waiting_for"])
         after = _shown(app, as_user, waiting["id"])
         assert (after["status"], after["stage"], after["waiting_for"]) == (
             "submitted",
@@ -415,6 +419,30 @@ def test_photos_of_one_waiting_inspection_finishing_at_once_submit_it(app, field
             [],
         )
         assert after["submission_id"] is not None
+    verdict = _verify(app)
+    assert verdict.ok, verdict
+
+
+def test_photos_of_one_waiting_rectification_finishing_at_once_submit_it(app, field, as_user):
+    """The same for a rectification: it enters review, and its hazard is being rectified."""
+    for _ in range(ROUNDS):
+        hazard = field.report("officer1", "B1").get_json()
+        pending = [field.unfinished_photo("mgr1") for _ in range(3)]
+        waiting = field.rectify("mgr1", hazard["id"], photo_ids=pending)
+        assert waiting.status_code == 201, waiting.get_json()
+        assert waiting.get_json()["status"] == "waiting_photos"
+        _complete_at_once(app, as_user, pending)
+        [after] = (
+            app.test_client()
+            .get(f"/api/v1/hazards/{hazard['id']}/rectifications", headers=as_user("mgr1"))
+            .get_json()["items"]
+        )
+        assert (after["status"], after["stage"], after["waiting_for"]) == (
+            "submitted",
+            "grid_review",
+            [],
+        )
+        assert field.hazard("mgr1", hazard["id"])["status"] == "rectifying"
     verdict = _verify(app)
     assert verdict.ok, verdict
 
