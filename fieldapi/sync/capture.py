@@ -172,9 +172,13 @@ def _before_commit(session: Session) -> None:
         write_changes(session, pending)
 
 
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, previous_transaction) -> None:
+    """A transaction rolled back tells nothing. A savepoint rolled back keeps what was noted,
+    before it and in it: what it undid is told as changed all the same, and a phone that
+    reads it again finds it as it is (or gone)."""
+    if previous_transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def _resolve_parents(session: Session, pending: _Pending) -> None:

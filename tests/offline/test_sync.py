@@ -23,7 +23,7 @@ from fieldapi.buildings.models import Building, Resident, Unit
 from fieldapi.checklists.defaults import ensure_defaults
 from fieldapi.core.scope import Actor
 from fieldapi.photos.models import PhotoUse
-from fieldapi.sync import capture
+from fieldapi.sync import capture, documents
 from fieldapi.sync.entities import ENTITIES as ENTITY_SHAPES
 from fieldapi.sync.entities import as_json_list
 from fieldapi.sync.models import SyncChange
@@ -616,6 +616,31 @@ def test_rolled_back_writes_leave_no_change(app, world):
         db.rollback()
         after = db.scalar(select(SyncChange.seq).order_by(SyncChange.seq.desc()).limit(1))
     assert before == after
+
+
+def test_a_savepoint_rolled_back_keeps_what_the_transaction_changed_before(
+    app, world, phone, backend
+):
+    """A photo's arrival tries each waiting record in a savepoint, and a create under a client
+    id tries its insert in one: undoing the savepoint undoes its own work, not the telling of
+    what the transaction changed before it."""
+    gw = phone("gw1")
+    gw.pull()
+    b1 = str(world.buildings["B1"])
+    with app.extensions["fieldapi.sessionmaker"]() as db:
+        db.get(Building, world.buildings["B1"]).notes = "Kept: changed before the savepoint"
+        db.flush()
+        savepoint = db.begin_nested()
+        db.get(Building, world.buildings["B2"]).notes = "Undone with the savepoint"
+        db.flush()
+        savepoint.rollback()
+        db.commit()
+    gw.pull()
+    assert gw.objects["buildings"][b1]["notes"] == "Kept: changed before the savepoint"
+    with app.extensions["fieldapi.sessionmaker"]() as db:
+        assert db.get(Building, world.buildings["B2"]).notes != "Undone with the savepoint"
+        if backend == "server":
+            assert documents.stale(db) == []
 
 
 # --- concurrency (PostgreSQL) ------------------------------------------------------------
