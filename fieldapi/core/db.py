@@ -17,6 +17,7 @@ from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.sql import Select
 from sqlalchemy.types import JSON, TypeDecorator
 
 NAMING_CONVENTION = {
@@ -102,6 +103,13 @@ def make_engine(url: str) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+def for_update(stmt: Select) -> Select:
+    """``stmt`` reading its rows as they are now, locked until commit, whatever this session
+    read of them before. (``Session.get`` with a lock instead refuses a row whose version
+    moved on since it was read.)"""
+    return stmt.with_for_update().execution_options(populate_existing=True)
 
 
 F = TypeVar("F", bound=Callable[..., Any])

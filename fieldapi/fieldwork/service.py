@@ -24,7 +24,7 @@ from fieldapi.buildings.models import Building
 from fieldapi.checklists.models import ChecklistTemplate
 from fieldapi.checklists.service import current_template
 from fieldapi.core import scope
-from fieldapi.core.db import created_once, utcnow
+from fieldapi.core.db import created_once, for_update, utcnow
 from fieldapi.core.etag import require_match
 from fieldapi.core.pagination import paginate
 from fieldapi.core.problems import Conflict, Forbidden, NotFound, Problem, ValidationFailed
@@ -554,12 +554,7 @@ def _finish_inspection(
 def _hazards_from(db, actor, inspection, failed, by_code, policy, now) -> None:
     """Every failed item is a hazard of the building; an item that passes on a resubmitted
     inspection withdraws the hazard it raised before, unless someone is already rectifying it."""
-    raised = (
-        select(Hazard)
-        .where(Hazard.inspection_id == inspection.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    raised = for_update(select(Hazard).where(Hazard.inspection_id == inspection.id))
     existing = {h.item_code: h for h in db.scalars(raised)}
     failed_codes = {r.code for r in failed}
     for code, hazard in existing.items():
@@ -656,10 +651,7 @@ review.on_transition("inspection", _inspection_closed)
 
 def get_hazard(*, db: Session, actor: Actor, hazard_id: uuid.UUID, lock: bool = False) -> Hazard:
     stmt = scope.scoped(actor, Hazard).where(Hazard.id == hazard_id)
-    if lock:
-        # The locked row as it is now, not what this session may have read before.
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    hazard = db.scalar(stmt)
+    hazard = db.scalar(for_update(stmt) if lock else stmt)
     if hazard is None:
         raise NotFound()
     return hazard
@@ -675,7 +667,7 @@ def _locked_subject(
     rows locked until commit: the submission first, the order every writer takes them in.
     Writers of one record (a submit and its retry, the photos it waits for finishing at once)
     so queue, each acting on what the one before it committed."""
-    db.flush()
+    db.flush()  # the fresh read would otherwise overwrite changes not yet written
     submission = review.submission_for(db, subject_type, subject_id, lock=True)
     subject = _locked(db, SUBJECTS[subject_type], subject_id)
     if submission is None:
@@ -685,10 +677,7 @@ def _locked_subject(
 
 
 def _locked(db: Session, model, object_id: uuid.UUID):
-    """The row as it is now, locked until commit, whatever version this session read before
-    (a plain select: ``Session.get`` with a lock would refuse a newer version)."""
-    stmt = select(model).where(model.id == object_id).with_for_update()
-    return db.scalar(stmt.execution_options(populate_existing=True))
+    return db.scalar(for_update(select(model).where(model.id == object_id)))
 
 
 def _locked_hazard(db: Session, hazard_id: uuid.UUID) -> Hazard | None:

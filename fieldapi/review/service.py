@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from fieldapi.audit import service as audit
 from fieldapi.core import scope
-from fieldapi.core.db import utcnow
+from fieldapi.core.db import for_update, utcnow
 from fieldapi.core.etag import make_etag, require_match
 from fieldapi.core.pagination import paginate
 from fieldapi.core.problems import Conflict, Forbidden, NotFound, ValidationFailed
@@ -100,10 +100,7 @@ def get_submission(
     *, db: Session, actor: Actor, submission_id: uuid.UUID, lock: bool = False
 ) -> Submission:
     stmt = scope.scoped(actor, Submission).where(Submission.id == submission_id)
-    if lock:
-        # The locked row as it is now, not what this session may have read before.
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    submission = db.scalar(stmt)
+    submission = db.scalar(for_update(stmt) if lock else stmt)
     if submission is None:
         raise NotFound()
     return submission
@@ -115,9 +112,7 @@ def submission_for(
     stmt = select(Submission).where(
         Submission.subject_type == subject_type, Submission.subject_id == subject_id
     )
-    if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    return db.scalar(stmt)
+    return db.scalar(for_update(stmt) if lock else stmt)
 
 
 def submissions_for(
