@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
 from fieldapi.auth.models import AuthSession
 from fieldapi.auth.passwords import Passwords
@@ -160,17 +161,15 @@ def refresh(
     )
 
 
-def mark_used(engine: Engine, *, auth_session: AuthSession, generation: object) -> None:
+def mark_used(engine: Engine, *, session_id: uuid.UUID, generation: int) -> None:
     """A token of the session's newest generation was used: the phone has that pair, so
     the refresh token before it is spent for good. Written at once on its own connection,
     whatever becomes of the request (and without holding the request's database lock)."""
-    if auth_session.newest_used or generation != auth_session.generation:
-        return
     table = AuthSession.__table__
     with engine.begin() as conn:
         conn.execute(
             update(table)
-            .where(table.c.id == auth_session.id, table.c.generation == generation)
+            .where(table.c.id == session_id, table.c.generation == generation)
             .values(newest_used=True)
         )
 
@@ -208,23 +207,35 @@ def logout(
         )
 
 
-def active_session(
-    db: Session, *, user_id: uuid.UUID, session_id: uuid.UUID
-) -> tuple[AuthSession, User] | None:
-    """The live session and its active user, or None when revoked, expired or disabled.
+class LiveSession(NamedTuple):
+    """What the gate needs of a live session: who it is, and its token generation."""
 
-    The user's area and building links are loaded only if something reads them: the check
-    of every request needs the user's id, name and role alone."""
-    row = db.execute(
-        select(AuthSession, User)
-        .join(User, User.id == AuthSession.user_id)
-        .options(lazyload(User.area_links), lazyload(User.building_links))
-        .where(
-            AuthSession.id == session_id,
-            AuthSession.user_id == user_id,
-            AuthSession.revoked_at.is_(None),
-            AuthSession.expires_at > utcnow(),
-            User.active.is_(True),
-        )
-    ).first()
-    return (row[0], row[1]) if row else None
+    username: str
+    role: str
+    generation: int
+    newest_used: bool
+
+
+_s, _u = AuthSession.__table__.c, User.__table__.c
+_LIVE = (
+    select(_u.username, _u.role, _s.generation, _s.newest_used)
+    .select_from(AuthSession.__table__.join(User.__table__, _u.id == _s.user_id))
+    .where(
+        _s.id == bindparam("session_id"),
+        _s.user_id == bindparam("user_id"),
+        _s.revoked_at.is_(None),
+        _s.expires_at > bindparam("now"),
+        _u.active.is_(True),
+    )
+)
+
+
+def live_session(db: Session, *, user_id: uuid.UUID, session_id: uuid.UUID) -> LiveSession | None:
+    """The session if it is live (not revoked, not expired) and its user active, else None:
+    one lookup by the session's primary key, joined to its user's."""
+    row = (
+        db.connection()
+        .execute(_LIVE, {"session_id": session_id, "user_id": user_id, "now": utcnow()})
+        .first()
+    )
+    return LiveSession(*row) if row else None
