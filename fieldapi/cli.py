@@ -21,12 +21,22 @@ def _engine():
 @db_cli.command("upgrade")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
-    """Apply migrations up to REVISION (default: head), then build the sync documents that
-    are missing or out of date."""
+    """Apply migrations up to REVISION (default: head), then build the sync documents and
+    building files that are missing or out of date."""
     migrate.upgrade(_engine(), revision)
     click.echo(f"database at {', '.join(sorted(migrate.current_heads(_engine()))) or 'base'}")
     if revision == "head":
         _fill_documents(everything=False, asked=False)
+        _fill_building_files()
+
+
+def _fill_building_files() -> None:
+    from fieldapi.buildings import files
+
+    with current_app.extensions["fieldapi.sessionmaker"]() as session, session.begin():
+        built = files.fill(session)
+    if built:
+        click.echo(f"building files built: {built}")
 
 
 def _fill_documents(*, everything: bool, asked: bool = True) -> None:

@@ -89,16 +89,6 @@ class Building(UUIDPrimaryKey, Timestamps, Base):
 
     __mapper_args__ = {"version_id_col": version}
 
-    @property
-    def self_check_overdue(self) -> bool:
-        due = self.next_self_check_due_at
-        return due is not None and due < utcnow()
-
-    @property
-    def expired_equipment_count(self) -> int:
-        today = utcnow().date()
-        return sum(e.count for e in self.equipment if e.expires_on and e.expires_on < today)
-
 
 class Unit(UUIDPrimaryKey, Base):
     """A household or rentable unit, with the people registered in it."""
@@ -183,3 +173,23 @@ class BuildingChange(UUIDPrimaryKey, Base):
 
 
 scope.register(Building, lambda actor: scope.building_clause(actor, Building.id, Building.grid_id))
+
+
+class BuildingFile(Base):
+    """The building file as its API answer, kept as JSON text and rewritten in the
+    transaction that changes the building (``fieldapi.buildings.files``): a read sends the
+    text instead of building the file anew. Kept twice, with residents' numbers masked
+    and whole, for the roles that may read them."""
+
+    __tablename__ = "building_files"
+
+    building_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("buildings.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The building version the text was made from; another version is not served.
+    version: Mapped[int] = mapped_column(Integer)
+    # When the clock first changes something in the text (a self-check falls overdue,
+    # equipment expires); from then on a read recomputes those fields. None: never.
+    fresh_until: Mapped[datetime | None] = mapped_column()
+    masked: Mapped[str] = mapped_column(Text)
+    whole: Mapped[str] = mapped_column(Text)

@@ -8,7 +8,7 @@ and ``138****5678``; admins, officers and the building's own manager see it whol
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from fieldapi.buildings.models import Building
@@ -170,7 +170,7 @@ def snapshot(building: Building) -> dict[str, Any]:
                 "last_service_on": e.last_service_on,
                 "expires_on": e.expires_on,
                 "photo_id": e.photo_id,
-                "expired": bool(e.expires_on and e.expires_on < today),
+                "expired": is_expired(e.expires_on, today),
             }
             for e in sorted(building.equipment, key=lambda e: (e.kind, str(e.id)))
         ],
@@ -180,10 +180,48 @@ def snapshot(building: Building) -> dict[str, Any]:
     }
 
 
-def present(building: Building, actor: Actor) -> dict[str, Any]:
-    """The whole file for one reader, with personal data masked where their role needs it."""
+def is_expired(expires_on: date | None, today: date) -> bool:
+    return bool(expires_on and expires_on < today)
+
+
+def is_overdue(due: datetime | None, now: datetime) -> bool:
+    return due is not None and due < now
+
+
+def set_clock_fields(data: dict[str, Any], now: datetime) -> None:
+    """Set what the clock alone changes in a file (``file_data``'s shape, or the same
+    read back from its JSON text): a self-check falling overdue, equipment expiring."""
+    today = now.date()
+    due = data["self_check"]["next_due_at"]
+    if isinstance(due, str):
+        due = datetime.fromisoformat(due)
+    data["self_check"]["overdue"] = is_overdue(due, now)
+    expired = 0
+    for item in data["equipment"]:
+        expires_on = item["expires_on"]
+        if isinstance(expires_on, str):
+            expires_on = date.fromisoformat(expires_on)
+        item["expired"] = is_expired(expires_on, today)
+        expired += item["count"] if item["expired"] else 0
+    data["expired_equipment"] = expired
+
+
+def clock_changes_at(data: dict[str, Any], now: datetime) -> datetime | None:
+    """The first moment after ``now`` at which ``set_clock_fields`` would change ``data``."""
+    moments = []
+    due = data["self_check"]["next_due_at"]
+    if due is not None and not is_overdue(due, now):
+        moments.append(due)
+    for item in data["equipment"]:
+        if item["expires_on"] is not None and not item["expired"]:
+            # Expired from the first day after it.
+            moments.append(datetime.combine(item["expires_on"] + timedelta(days=1), time(), UTC))
+    return min(moments, default=None)
+
+
+def file_data(building: Building, *, masked: bool) -> dict[str, Any]:
+    """The whole file, with residents' numbers masked or whole."""
     data = snapshot(building)
-    masked = not reveals_personal_data(actor)
     if masked:
         data["units"] = mask_units(data["units"])
     data.update(
@@ -191,17 +229,21 @@ def present(building: Building, actor: Actor) -> dict[str, Any]:
         self_check={
             "interval_days": building.self_check_interval_days,
             "next_due_at": building.next_self_check_due_at,
-            "overdue": building.self_check_overdue,
         },
         risk_level=building.risk_level,
         last_inspected_at=building.last_inspected_at,
-        expired_equipment=building.expired_equipment_count,
         personal_data_masked=masked,
         version=building.version,
         created_at=building.created_at,
         updated_at=building.updated_at,
     )
+    set_clock_fields(data, utcnow())
     return data
+
+
+def present(building: Building, actor: Actor) -> dict[str, Any]:
+    """The whole file for one reader, with personal data masked where their role needs it."""
+    return file_data(building, masked=not reveals_personal_data(actor))
 
 
 def present_change(change, actor: Actor) -> dict[str, Any]:

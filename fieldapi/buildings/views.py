@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from fieldapi.auth.guard import actor
-from fieldapi.buildings import service
+from fieldapi.buildings import files, service
 from fieldapi.buildings.present import present, present_change
 from fieldapi.buildings.schemas import (
     BuildingListArgs,
@@ -18,7 +18,8 @@ from fieldapi.buildings.schemas import (
     ChangePageSchema,
 )
 from fieldapi.core import db as database
-from fieldapi.core.http import conditional, with_etag
+from fieldapi.core.etag import matches_none
+from fieldapi.core.http import with_etag
 from fieldapi.core.pagination import PageArgs
 from fieldapi.core.permissions import requires
 from fieldapi.photos.flags import Limits
@@ -73,9 +74,10 @@ class BuildingItem(MethodView):
     @blp.alt_response(304, description="Unchanged since the ETag in If-None-Match.")
     def get(self, building_id):
         """The whole building file."""
-        me = actor()
-        building = service.get_building(db=database.session(), actor=me, building_id=building_id)
-        return conditional(present(building, me), service.building_etag(building))
+        found = files.read(db=database.session(), actor=actor(), building_id=building_id)
+        if matches_none(request.headers.get("If-None-Match"), found.etag):
+            return Response(status=304, headers={"ETag": found.etag})
+        return Response(found.body(), headers={"ETag": found.etag}, mimetype="application/json")
 
     @requires("building.update")
     @blp.arguments(BuildingUpdateSchema)

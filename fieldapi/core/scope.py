@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, Uuid, bindparam, exists, false, or_, select, true
 from sqlalchemy.orm import aliased
 
 from fieldapi.areas.models import Area
@@ -129,3 +129,19 @@ def register_building_child(model: type) -> None:
 
 
 register(Area, area_clause)
+
+# Hot reads build their statement once per role, the actor's id left as a parameter, and
+# run it with each actor's id: the same scope rules, without assembling the SQL anew on
+# every request.
+ACTOR_ID = "scope_actor_id"
+_PREPARED: dict[tuple[str, str], Select] = {}
+
+
+def prepared(name: str, actor: Actor, build: Callable[[Actor], Select]) -> tuple[Select, dict]:
+    """``build(actor)`` made once per role under ``name``; returns it and its parameters."""
+    key = (name, actor.role)
+    stmt = _PREPARED.get(key)
+    if stmt is None:
+        placeholder = Actor(user_id=bindparam(ACTOR_ID, type_=Uuid()), username="", role=actor.role)
+        stmt = _PREPARED[key] = build(placeholder)
+    return stmt, {ACTOR_ID: actor.user_id}

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from fieldapi.areas.models import Area
 from fieldapi.audit.models import GENESIS, AuditHead
+from fieldapi.buildings import files as building_files
 from fieldapi.buildings.models import Building, Equipment, Resident, Shop, Unit
 from fieldapi.checklists.models import ChecklistItem, ChecklistTemplate
 from fieldapi.core.db import utcnow
@@ -286,6 +287,7 @@ def write_changes(session: Session, pending: _Pending) -> None:
         # Under the head lock, so in commit order: each document is built from what the
         # transactions before this one committed.
         documents.write(session, pending.objects)
+        building_files.write(session, (i for e, i in pending.objects if e == "buildings"))
         now = utcnow()
         for number, row in enumerate(rows, start=last + 1):
             row["seq"] = number
