@@ -148,6 +148,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             "fieldapi.settings": settings,
             "fieldapi.engine": engine,
             "fieldapi.sessionmaker": database.make_sessionmaker(engine),
+            "fieldapi.read_sessionmaker": database.make_read_sessionmaker(engine),
             "fieldapi.blobs": blobs,
             "fieldapi.passwords": Passwords(
                 time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib

@@ -15,9 +15,10 @@ from fieldapi.auth import service
 from fieldapi.auth.guard import actor
 from fieldapi.auth.schemas import LoginResultSchema, LoginSchema, LogoutSchema, TokensSchema
 from fieldapi.core import db as database
+from fieldapi.core.http import json_response
 from fieldapi.core.permissions import AUTHENTICATED, REFRESH, public, requires
+from fieldapi.users import service as users
 from fieldapi.users.schemas import UserSchema
-from fieldapi.users.service import get_user
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sessions")
 
@@ -97,8 +98,8 @@ class Logout(MethodView):
 @blp.route("/me")
 class Me(MethodView):
     @requires(AUTHENTICATED)
+    @database.read_only
     @blp.response(200, UserSchema)
     def get(self):
         """The signed-in user, with the areas or buildings that make up their scope."""
-        me = actor()
-        return get_user(db=database.session(), actor=me, user_id=me.user_id)
+        return json_response(users.me(db=database.session(), actor=actor()))

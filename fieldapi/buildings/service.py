@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from fieldapi.audit import service as audit
@@ -389,44 +389,6 @@ def update_building(
     _record(db, building, actor, "updated", before, after)
     db.flush()
     return building
-
-
-def list_buildings(
-    *, db: Session, actor: Actor, filters: dict[str, Any], limit: int, cursor: str | None
-) -> tuple[list[Building], str | None]:
-    stmt = scope.scoped(actor, Building)
-    for name in ("grid_id", "use_type", "risk_level"):
-        if filters.get(name) is not None:
-            stmt = stmt.where(getattr(Building, name) == filters[name])
-    overdue = filters.get("overdue")
-    if overdue is True:
-        stmt = stmt.where(Building.next_self_check_due_at < utcnow())
-    elif overdue is False:
-        stmt = stmt.where(
-            or_(
-                Building.next_self_check_due_at.is_(None),
-                Building.next_self_check_due_at >= utcnow(),
-            )
-        )
-    if filters.get("q"):
-        term = filters["q"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{term}%"
-        stmt = stmt.where(
-            or_(
-                Building.code.ilike(pattern, escape="\\"),
-                Building.address.ilike(pattern, escape="\\"),
-                Building.name.ilike(pattern, escape="\\"),
-            )
-        )
-    return paginate(
-        db,
-        stmt,
-        order_by=[Building.code],
-        key=lambda b: [b.code],
-        parse=[str],
-        limit=limit,
-        cursor=cursor,
-    )
 
 
 def list_changes(

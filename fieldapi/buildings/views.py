@@ -7,7 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from fieldapi.auth.guard import actor
-from fieldapi.buildings import files, service
+from fieldapi.buildings import files, listing, service
 from fieldapi.buildings.present import present, present_change
 from fieldapi.buildings.schemas import (
     BuildingListArgs,
@@ -19,7 +19,7 @@ from fieldapi.buildings.schemas import (
 )
 from fieldapi.core import db as database
 from fieldapi.core.etag import matches_none
-from fieldapi.core.http import with_etag
+from fieldapi.core.http import json_response, with_etag
 from fieldapi.core.pagination import PageArgs
 from fieldapi.core.permissions import requires
 from fieldapi.photos.flags import Limits
@@ -36,19 +36,19 @@ def _photo_limits() -> Limits:
 @blp.route("")
 class Buildings(MethodView):
     @requires("building.read")
+    @database.read_only
     @blp.arguments(BuildingListArgs, location="query")
     @blp.response(200, BuildingPageSchema)
     def get(self, args):
         """Buildings in your scope, by code; filter by grid, use, risk, overdue, or search."""
-        me = actor()
-        items, next_cursor = service.list_buildings(
+        items, next_cursor = listing.list_buildings(
             db=database.session(),
-            actor=me,
+            actor=actor(),
             filters=args,
             limit=args["limit"],
             cursor=args["cursor"],
         )
-        return {"items": [present(b, me) for b in items], "next_cursor": next_cursor}
+        return json_response({"items": items, "next_cursor": next_cursor})
 
     @requires("building.create")
     @blp.arguments(BuildingWriteSchema)
@@ -70,6 +70,7 @@ class Buildings(MethodView):
 @blp.route("/<uuid:building_id>")
 class BuildingItem(MethodView):
     @requires("building.read")
+    @database.read_only
     @blp.response(200, BuildingSchema)
     @blp.alt_response(304, description="Unchanged since the ETag in If-None-Match.")
     def get(self, building_id):
@@ -77,7 +78,7 @@ class BuildingItem(MethodView):
         found = files.read(db=database.session(), actor=actor(), building_id=building_id)
         if matches_none(request.headers.get("If-None-Match"), found.etag):
             return Response(status=304, headers={"ETag": found.etag})
-        return Response(found.body(), headers={"ETag": found.etag}, mimetype="application/json")
+        return json_response(found.body(), headers={"ETag": found.etag})
 
     @requires("building.update")
     @blp.arguments(BuildingUpdateSchema)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from flask import current_app, g
+from flask import current_app, g, request
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -105,6 +105,20 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 
 
+def make_read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for ``read_only`` requests: statements run in autocommit, and a flush (a
+    write) is refused."""
+    maker = sessionmaker(
+        bind=engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+    )
+    event.listen(maker, "before_flush", _refuse_writes)
+    return maker
+
+
+def _refuse_writes(_session, _context, _instances) -> None:
+    raise RuntimeError("a read_only view tried to write")
+
+
 def for_update(stmt: Select) -> Select:
     """``stmt`` reading its rows as they are now, locked until commit, whatever this session
     read of them before. (``Session.get`` with a lock instead refuses a row whose version
@@ -144,10 +158,30 @@ def created_once(model: type[Base]) -> Callable[[F], F]:
     return wrap
 
 
+_READ_ONLY = "_fieldapi_read_only"
+
+
+def read_only(view: F) -> F:
+    """Mark a GET view that only reads: its request runs without a transaction (each
+    statement sees what is committed), which spares the round trips that open and end one."""
+    setattr(view, _READ_ONLY, True)
+    return view
+
+
+def _reads_only() -> bool:
+    from fieldapi.core.permissions import view_handler
+
+    if request.method not in ("GET", "HEAD") or request.endpoint is None:
+        return False
+    handler = view_handler(current_app, request.endpoint, request.method)
+    return getattr(handler, _READ_ONLY, False)
+
+
 def session() -> Session:
     """The current request's session, opened on first use."""
     if "db_session" not in g:
-        g.db_session = current_app.extensions["fieldapi.sessionmaker"]()
+        name = "fieldapi.read_sessionmaker" if _reads_only() else "fieldapi.sessionmaker"
+        g.db_session = current_app.extensions[name]()
     return g.db_session
 
 

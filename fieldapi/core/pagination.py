@@ -55,10 +55,14 @@ def paginate(
     limit: int,
     cursor: str | None,
     descending: bool = False,
+    rows: bool = False,
+    params: dict[str, Any] | None = None,
 ) -> tuple[list[T], str | None]:
     """One page of ``stmt`` ordered by the unique key ``order_by``.
 
     ``key`` reads that key from a row, ``parse`` turns cursor strings back into values.
+    The page holds the first column's values, or whole rows when ``rows``; ``params`` are
+    the values of the statement's own parameters.
     """
     if cursor:
         raw = decode_cursor(cursor, len(order_by))
@@ -73,8 +77,9 @@ def paginate(
         )
         stmt = stmt.where(after)
     ordering = [c.desc() for c in order_by] if descending else list(order_by)
-    rows = list(db.scalars(stmt.order_by(*ordering).limit(limit + 1)))
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    return rows, encode_cursor(key(rows[-1]))
+    page = stmt.order_by(*ordering).limit(limit + 1)
+    found = list(db.execute(page, params) if rows else db.scalars(page, params))
+    if len(found) <= limit:
+        return found, None
+    found = found[:limit]
+    return found, encode_cursor(key(found[-1]))

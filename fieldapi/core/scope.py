@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, Uuid, bindparam, exists, false, or_, select, true
-from sqlalchemy.orm import aliased
 
 from fieldapi.areas.models import Area
 from fieldapi.users.models import UserArea, UserBuilding
@@ -40,19 +39,24 @@ class Actor:
         return self.role == "admin"
 
 
+# The area tree read twice in one statement: as the grids seen, and as the areas assigned.
+# Made once: building a scope filter runs on every request.
+_grid = Area.__table__.alias("scope_grid")
+_assigned = Area.__table__.alias("scope_assigned")
+_anchor = Area.__table__.alias("scope_anchor")
+
+
 def visible_grid_ids(actor: Actor) -> Select:
     """Ids of the grids an area-scoped actor covers (none for other roles)."""
-    grid = aliased(Area)
-    assigned = aliased(Area)
     if actor.role not in AREA_ROLES:
-        return select(grid.id).where(false())
+        return select(_grid.c.id).where(false())
     covered = (
         select(1)
         .select_from(UserArea)
-        .join(assigned, assigned.id == UserArea.area_id)
-        .where(UserArea.user_id == actor.user_id, grid.path.startswith(assigned.path))
+        .join(_assigned, _assigned.c.id == UserArea.area_id)
+        .where(UserArea.user_id == actor.user_id, _grid.c.path.startswith(_assigned.c.path))
     )
-    return select(grid.id).where(grid.kind == "grid", exists(covered))
+    return select(_grid.c.id).where(_grid.c.kind == "grid", exists(covered))
 
 
 def managed_building_ids(actor: Actor) -> Select:
@@ -74,7 +78,7 @@ def area_clause(actor: Actor) -> ColumnElement[bool]:
     """Areas an actor may read: their subtree, and the ancestors that name where it lies."""
     if actor.is_admin:
         return true()
-    anchor = aliased(Area)
+    anchor = _anchor.c
     if actor.role in AREA_ROLES:
         anchors = (
             select(anchor.path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, Uuid, bindparam, func, literal, select, true, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -155,6 +155,60 @@ def get_user(*, db: Session, actor: Actor, user_id: uuid.UUID) -> User:
     if user is None:
         raise NotFound()
     return user
+
+
+def _me(actor: Actor) -> Select:
+    me = bindparam("me", type_=Uuid())
+    links = union_all(
+        select(literal("area").label("kind"), UserArea.area_id.label("link_id")).where(
+            UserArea.user_id == me
+        ),
+        select(literal("building"), UserBuilding.building_id).where(UserBuilding.user_id == me),
+    ).subquery()
+    u = User
+    return (
+        select(
+            u.id,
+            u.username,
+            u.display_name,
+            u.phone,
+            u.role,
+            u.active,
+            u.created_at,
+            u.updated_at,
+            links.c.kind,
+            links.c.link_id,
+        )
+        .outerjoin(links, true())
+        .where(u.id == me, scope.where(actor, User))
+        .order_by(links.c.kind, links.c.link_id)
+    )
+
+
+def me(*, db: Session, actor: Actor) -> dict[str, Any]:
+    """The actor's own account as ``UserSchema`` describes it, with the areas or buildings
+    of their scope: one statement."""
+    stmt, params = scope.prepared("me", actor, _me)
+    rows = db.connection().execute(stmt, {**params, "me": actor.user_id}).all()
+    if not rows:
+        raise NotFound()
+    first = rows[0]
+    links: dict[str, list[uuid.UUID]] = {"area": [], "building": []}
+    for row in rows:
+        if row.kind is not None:
+            links[row.kind].append(row.link_id)
+    return {
+        "id": first.id,
+        "username": first.username,
+        "display_name": first.display_name,
+        "phone": first.phone,
+        "role": first.role,
+        "active": first.active,
+        "area_ids": links["area"],
+        "building_ids": links["building"],
+        "created_at": first.created_at,
+        "updated_at": first.updated_at,
+    }
 
 
 def list_users(

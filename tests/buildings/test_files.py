@@ -156,3 +156,31 @@ def test_a_stored_file_out_of_scope_is_404(client, world, as_user, persona):
     response = client.get(f"/api/v1/buildings/{world.buildings['B4']}", headers=as_user(persona))
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
+
+
+def test_list_rows_are_the_summary_schema_of_each_file(client, world, as_user, db):
+    from fieldapi.buildings.schemas import BuildingSummarySchema
+
+    tomorrow = (utcnow() + timedelta(days=1)).date()
+    created = _open(client, world, as_user)
+    db.execute(
+        update(Building.__table__)
+        .where(Building.__table__.c.id == world.buildings["B1"])
+        .values(next_self_check_due_at=utcnow() - timedelta(days=2))
+    )
+    db.commit()
+    page = client.get("/api/v1/buildings?limit=200", headers=as_user("officer1")).get_json()
+    assert {i["id"] for i in page["items"]} >= {created["id"], str(world.buildings["B1"])}
+    for item in page["items"]:
+        building = db.get(Building, uuid.UUID(item["id"]))
+        db.refresh(building)
+        full = file_data(building, masked=False)
+        assert item == json.loads(json.dumps(BuildingSummarySchema().dump(full))), item["code"]
+    overdue = next(i for i in page["items"] if i["id"] == str(world.buildings["B1"]))
+    assert overdue["self_check"]["overdue"] is True
+    fresh = next(i for i in page["items"] if i["id"] == created["id"])
+    assert fresh["expired_equipment"] == sum(
+        e["count"]
+        for e in created["equipment"]
+        if e["expires_on"] and e["expires_on"] < str(tomorrow)
+    )
