@@ -15,6 +15,7 @@ import storage
 from fieldapi.config import Settings
 from fieldapi.core import arguments
 from fieldapi.core import db as database
+from fieldapi.core.http import CookieSessions
 from fieldapi.core.problems import (
     PreconditionFailed,
     Problem,
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
         JSON_SORT_KEYS=False,
     )
+    app.session_interface = CookieSessions()
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=1, x_host=1)
 

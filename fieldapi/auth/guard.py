@@ -8,6 +8,7 @@ requests: a session ended on one worker is ended on every worker at its next req
 
 from __future__ import annotations
 
+import base64
 import logging
 import uuid
 
@@ -34,13 +35,22 @@ def _bearer() -> str:
     return token
 
 
+def _signing_key() -> jwt.PyJWK:
+    """The tokens' HS256 key, prepared once per app rather than on every request."""
+    key = current_app.extensions.get("fieldapi.jwt_key")
+    if key is None:
+        secret = current_app.config["JWT_SECRET_KEY"].encode()
+        k = base64.urlsafe_b64encode(secret).rstrip(b"=").decode()
+        key = jwt.PyJWK({"kty": "oct", "k": k}, algorithm="HS256")
+        current_app.extensions["fieldapi.jwt_key"] = key
+    return key
+
+
 def _access_claims() -> dict:
     """The claims of a valid, unexpired access token, or the problem that says why not."""
     token = _bearer()
     try:
-        claims = jwt.decode(
-            token, current_app.config["JWT_SECRET_KEY"], algorithms=["HS256"], options=_REQUIRED
-        )
+        claims = jwt.decode(token, _signing_key(), algorithms=["HS256"], options=_REQUIRED)
     except jwt.ExpiredSignatureError:
         raise Problem(slug="token-expired") from None
     except jwt.PyJWTError:

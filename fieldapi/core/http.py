@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from flask import Response, request
+from flask import Flask, Response, request
+from flask.sessions import SecureCookieSessionInterface
 
 from fieldapi.core.etag import matches_none
 
@@ -27,3 +28,14 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     if not isinstance(body, bytes):
         body = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     return Response(body, status=status, headers=headers, mimetype="application/json")
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signer made once per app instead of on
+    every request (the API itself signs in with bearer tokens and keeps no cookie)."""
+
+    def get_signing_serializer(self, app: Flask):
+        signer = app.extensions.get("fieldapi.cookie_signer")
+        if signer is None:
+            signer = app.extensions["fieldapi.cookie_signer"] = super().get_signing_serializer(app)
+        return signer
