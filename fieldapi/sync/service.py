@@ -47,7 +47,9 @@ from fieldapi.core.db import utcnow
 from fieldapi.core.problems import Problem
 from fieldapi.core.scope import Actor
 from fieldapi.review import inbox as review_inbox
-from fieldapi.sync.entities import ENTITIES, JSON_OPTIONS, inbox_document
+from fieldapi.sync.encoding import JSON_OPTIONS
+from fieldapi.sync.entities import ENTITIES
+from fieldapi.sync.inbox import inbox_document
 from fieldapi.sync.models import SyncChange, SyncScope
 
 DEFAULT_LIMIT = 5000

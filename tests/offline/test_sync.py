@@ -24,10 +24,9 @@ from fieldapi.checklists.defaults import ensure_defaults
 from fieldapi.core.scope import Actor
 from fieldapi.photos.models import PhotoUse
 from fieldapi.sync import capture, documents
+from fieldapi.sync.encoding import JSON_OPTIONS, as_json_list
 from fieldapi.sync.entities import ENTITIES as ENTITY_SHAPES
-from fieldapi.sync.entities import as_json_list
 from fieldapi.sync.models import SyncChange
-from fieldapi.sync.views import JSON_OPTIONS
 from fieldapi.users.models import UserArea
 from tests.conftest import TEST_SECRET
 from tests.fieldwork.conftest import Field
