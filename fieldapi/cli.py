@@ -226,7 +226,7 @@ def sync_prune() -> None:
     from datetime import timedelta
 
     from fieldapi.core.db import utcnow
-    from fieldapi.sync.service import prune
+    from fieldapi.sync.changes import prune
 
     days = current_app.extensions["fieldapi.settings"].sync_keep_days
     with current_app.extensions["fieldapi.sessionmaker"]() as session, session.begin():

@@ -23,15 +23,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from fieldapi.buildings.models import Building
-from fieldapi.sync.entities import (
-    ENTITIES,
-    IN_CHUNK,
-    STORED,
-    building_document,
-    id_array,
-    stored_names,
-)
+from fieldapi.sync.entities import ENTITIES
 from fieldapi.sync.models import SyncDocument
+from fieldapi.sync.reading import STORED, stored_names
+from fieldapi.sync.rows import IN_CHUNK, id_array
+from fieldapi.sync.shapes.buildings import building_document
 
 
 def _builder(name: str):

@@ -12,7 +12,7 @@ from fieldapi.auth.guard import actor
 from fieldapi.core import db as database
 from fieldapi.core.permissions import requires
 from fieldapi.sync import service
-from fieldapi.sync.entities import as_json_list
+from fieldapi.sync.encoding import JSON_OPTIONS, as_json_list
 from fieldapi.sync.schemas import SyncArgsSchema, SyncPageSchema
 
 blp = Blueprint("sync", __name__, url_prefix="/api/v1", description="Offline sync")
@@ -23,7 +23,6 @@ blp = Blueprint("sync", __name__, url_prefix="/api/v1", description="Offline syn
 # compressing.
 GZIP_LEVEL = 2
 GZIP_MIN_BYTES = 1024
-JSON_OPTIONS = service.JSON_OPTIONS
 
 
 def _accepts_gzip() -> bool:

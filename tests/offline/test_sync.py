@@ -24,10 +24,9 @@ from fieldapi.checklists.defaults import ensure_defaults
 from fieldapi.core.scope import Actor
 from fieldapi.photos.models import PhotoUse
 from fieldapi.sync import capture, documents
+from fieldapi.sync.encoding import JSON_OPTIONS, as_json_list
 from fieldapi.sync.entities import ENTITIES as ENTITY_SHAPES
-from fieldapi.sync.entities import as_json_list
 from fieldapi.sync.models import SyncChange
-from fieldapi.sync.views import JSON_OPTIONS
 from fieldapi.users.models import UserArea
 from tests.conftest import TEST_SECRET
 from tests.fieldwork.conftest import Field
@@ -304,7 +303,7 @@ def test_database_written_inbox_equals_the_inbox(field, world, app, backend):
         pytest.skip("the inbox is written by PostgreSQL only")
     from fieldapi.fieldwork.models import Hazard
     from fieldapi.review import inbox as review_inbox
-    from fieldapi.sync import service
+    from fieldapi.sync.inbox import INBOX_LIMIT, inbox_text
 
     field.submitted("mgr1", "B1")
     returned = field.submitted("mgr1", "B1")["submission_id"]
@@ -319,9 +318,9 @@ def test_database_written_inbox_equals_the_inbox(field, world, app, backend):
         for who, role in (("gw1", "grid_staff"), ("mgr1", "building_manager"),
                           ("officer1", "officer")):  # fmt: skip
             actor = Actor(user_id=world.users[who], username=who, role=role)
-            written = orjson.loads(service.inbox_text(db, actor, notice_days=3))
+            written = orjson.loads(inbox_text(db, actor, notice_days=3))
             items, _ = review_inbox.inbox(
-                db=db, actor=actor, limit=service.INBOX_LIMIT, cursor=None, notice_days=3
+                db=db, actor=actor, limit=INBOX_LIMIT, cursor=None, notice_days=3
             )
             assert written, who
             assert written == orjson.loads(orjson.dumps(items, option=JSON_OPTIONS)), who
