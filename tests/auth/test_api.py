@@ -454,3 +454,44 @@ def test_me_follows_a_deactivation_at_once(client, world, db):
     assert_problem(
         client.post(REFRESH, headers=bearer(tokens["refresh_token"])), 401, "token-revoked"
     )
+
+
+HOT_READS = ("/api/v1/me", "/api/v1/buildings", "/api/v1/buildings/{B1}", "/api/v1/inbox")
+
+
+@pytest.mark.parametrize("path", HOT_READS)
+def test_a_session_ended_on_one_worker_is_refused_by_the_hot_reads_of_another(
+    client, world, make_app, path
+):
+    path = path.format(B1=world.buildings["B1"])
+    tokens = login(client, "gw1", world.password).get_json()
+    other_worker = make_app().test_client()
+    assert other_worker.get(path, headers=bearer(tokens["access_token"])).status_code == 200
+
+    assert client.post(LOGOUT, headers=bearer(tokens["access_token"])).status_code == 204
+
+    assert_problem(
+        other_worker.get(path, headers=bearer(tokens["access_token"])), 401, "token-revoked"
+    )
+
+
+@pytest.mark.parametrize("path", HOT_READS)
+def test_a_reused_refresh_token_ends_the_session_on_every_worker_at_once(
+    client, world, make_app, path
+):
+    path = path.format(B1=world.buildings["B1"])
+    first = login(client, "gw1", world.password).get_json()
+    renewed = client.post(REFRESH, headers=bearer(first["refresh_token"])).get_json()
+    other_worker = make_app().test_client()
+    assert other_worker.get(path, headers=bearer(renewed["access_token"])).status_code == 200
+
+    # The spent token comes back to a third worker: someone holds a copy.
+    third_worker = make_app().test_client()
+    assert_problem(
+        third_worker.post(REFRESH, headers=bearer(first["refresh_token"])), 401, "token-revoked"
+    )
+
+    for worker in (client, other_worker):
+        assert_problem(
+            worker.get(path, headers=bearer(renewed["access_token"])), 401, "token-revoked"
+        )
