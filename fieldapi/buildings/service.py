@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from fieldapi.audit import service as audit
-from fieldapi.buildings.models import Building, BuildingChange, Equipment, Resident, Shop, Unit
+from fieldapi.buildings import contents, history
+from fieldapi.buildings.models import Building
 from fieldapi.buildings.present import FILE_FIELDS, jsonable, snapshot
 from fieldapi.core import scope
 from fieldapi.core.db import created_once, utcnow
 from fieldapi.core.etag import make_etag, require_match
-from fieldapi.core.pagination import paginate
 from fieldapi.core.permissions import can
 from fieldapi.core.problems import Conflict, Forbidden, NotFound, ValidationFailed
 from fieldapi.core.scope import Actor
@@ -88,138 +88,6 @@ def _check_personal_data(actor: Actor, data: dict[str, Any]) -> None:
         raise Forbidden("Your role does not register residents.")
 
 
-def _replace_children(building: Building, data: dict[str, Any]) -> None:
-    """A list sent replaces the list; items keep their ids when the client sends them."""
-    if "units" in data:
-        building.units = [
-            Unit(
-                id=u.get("id") or uuid.uuid4(),
-                label=u["label"],
-                floor=u["floor"],
-                area_m2=u.get("area_m2"),
-                use=u.get("use"),
-                residents=[
-                    Resident(
-                        id=r.get("id") or uuid.uuid4(),
-                        name=r["name"],
-                        id_number=r.get("id_number"),
-                        phone=r.get("phone"),
-                        kind=r["kind"],
-                        is_tenant=r.get("is_tenant", False),
-                        registered_on=r.get("registered_on"),
-                    )
-                    for r in u.get("residents", [])
-                ],
-            )
-            for u in data["units"]
-        ]
-    if "shops" in data:
-        building.shops = [
-            Shop(id=s.get("id") or uuid.uuid4(), **{k: v for k, v in s.items() if k != "id"})
-            for s in data["shops"]
-        ]
-    if "equipment" in data:
-        building.equipment = [
-            Equipment(id=e.get("id") or uuid.uuid4(), **{k: v for k, v in e.items() if k != "id"})
-            for e in data["equipment"]
-        ]
-
-
-def _normalize(data: dict[str, Any]) -> dict[str, Any]:
-    """One spelling for values a client can write several ways (time zones, the check letter)."""
-    if data.get("next_self_check_due_at") is not None:
-        data["next_self_check_due_at"] = data["next_self_check_due_at"].astimezone(UTC)
-    for unit in data.get("units", []):
-        for resident in unit.get("residents", []):
-            if resident.get("id_number"):
-                resident["id_number"] = resident["id_number"].upper()
-    return data
-
-
-def _sent_ids(data: dict[str, Any]) -> dict[str, list[tuple[str, uuid.UUID]]]:
-    """The ids the client chose for the items of the file, each with its JSON Pointer."""
-    sent: dict[str, list[tuple[str, uuid.UUID]]] = {
-        name: [
-            (f"/{name}/{i}/id", item["id"])
-            for i, item in enumerate(data.get(name, []))
-            if item.get("id")
-        ]
-        for name in ("units", "shops", "equipment")
-    }
-    sent["residents"] = [
-        (f"/units/{i}/residents/{j}/id", resident["id"])
-        for i, unit in enumerate(data.get("units", []))
-        for j, resident in enumerate(unit.get("residents", []))
-        if resident.get("id")
-    ]
-    return sent
-
-
-def _check_child_ids(data: dict[str, Any]) -> None:
-    """Ids inside one file must be distinct, or two rows would claim one identity."""
-    for name, ids in _sent_ids(data).items():
-        seen: set[uuid.UUID] = set()
-        for pointer, item_id in ids:
-            if item_id in seen:
-                raise ValidationFailed.field(pointer, f"Each item of {name} needs its own id.")
-            seen.add(item_id)
-
-
-_ID_BATCH = 500
-
-
-def _check_child_ids_free(db: Session, building_id: uuid.UUID, data: dict[str, Any]) -> None:
-    """An id sent for a unit, resident, shop or equipment item must not be another building's."""
-    owners = {
-        "units": lambda ids: select(Unit.id).where(
-            Unit.id.in_(ids), Unit.building_id != building_id
-        ),
-        "shops": lambda ids: select(Shop.id).where(
-            Shop.id.in_(ids), Shop.building_id != building_id
-        ),
-        "equipment": lambda ids: select(Equipment.id).where(
-            Equipment.id.in_(ids), Equipment.building_id != building_id
-        ),
-        "residents": lambda ids: (
-            select(Resident.id)
-            .join(Unit, Unit.id == Resident.unit_id)
-            .where(Resident.id.in_(ids), Unit.building_id != building_id)
-        ),
-    }
-    for name, sent in _sent_ids(data).items():
-        for start in range(0, len(sent), _ID_BATCH):
-            batch = sent[start : start + _ID_BATCH]
-            taken = set(db.scalars(owners[name]([item_id for _p, item_id in batch])))
-            for pointer, item_id in batch:
-                if item_id in taken:
-                    raise Conflict(
-                        "An id in this file belongs to another building.",
-                        errors=[{"pointer": pointer, "detail": "Already used elsewhere."}],
-                    )
-
-
-def _same_content(stored: Any, sent: Any) -> bool:
-    """True when every value the client sent is what is stored. Items the client sent
-    without an id match on their other fields; lists match in any order."""
-    if isinstance(sent, dict):
-        return isinstance(stored, dict) and all(
-            _same_content(stored.get(key), value)
-            for key, value in sent.items()
-            if not (key == "id" and value is None)
-        )
-    if isinstance(sent, list):
-        if not isinstance(stored, list) or len(stored) != len(sent):
-            return False
-        remaining = list(stored)
-        for item in sent:
-            match = next((i for i, c in enumerate(remaining) if _same_content(c, item)), None)
-            if match is None:
-                return False
-            del remaining[match]
-        return True
-    return stored == sent
-
-
 def _apply(building: Building, data: dict[str, Any]) -> None:
     for name in (*PLACEMENT_FIELDS, *SIMPLE_FIELDS):
         if name in data:
@@ -235,33 +103,7 @@ def _apply(building: Building, data: dict[str, Any]) -> None:
             building.statement_signed_on = statement["signed_on"]
         if "photo_id" in statement:
             building.statement_photo_id = statement["photo_id"]
-    _replace_children(building, data)
-
-
-def _record(db: Session, building: Building, actor: Actor, action: str, before, after) -> None:
-    changes = {
-        name: {"old": before.get(name) if before else None, "new": after[name]}
-        for name in FILE_FIELDS
-        if before is None or before.get(name) != after[name]
-    }
-    db.add(
-        BuildingChange(
-            building_id=building.id,
-            version=building.version,
-            actor_id=actor.user_id,
-            action=action,
-            changes=changes,
-        )
-    )
-    audit.record(
-        db,
-        actor=actor,
-        action="building.create" if action == "created" else "building.update",
-        object_type="building",
-        object_id=building.id,
-        building_id=building.id,
-        details={"version": building.version, "changes": changes},
-    )
+    contents.replace_children(building, data)
 
 
 def _attach_document_photos(db: Session, actor: Actor, building: Building, limits: Limits) -> None:
@@ -323,8 +165,8 @@ def open_building(
     id is a conflict.
     """
     _check_personal_data(actor, data)
-    data = _normalize(data)
-    _check_child_ids(data)
+    data = contents.normalize(data)
+    contents.check_child_ids(data)
     building_id = data.get("id") or uuid.uuid4()
     existing = db.get(Building, building_id)
     if existing is not None:
@@ -334,12 +176,12 @@ def open_building(
             {"next_self_check_due_at"} if data.get("next_self_check_due_at") is None else set()
         )
         sent = jsonable({k: v for k, v in data.items() if k not in defaulted})
-        if visible is None or not _same_content(jsonable(snapshot(visible)), sent):
+        if visible is None or not contents.same_content(jsonable(snapshot(visible)), sent):
             raise Conflict("A building with this id already exists.")
         return visible, False
     _check_grid(db, actor, data["grid_id"])
     _check_code_free(db, data["code"], building_id)
-    _check_child_ids_free(db, building_id, data)
+    contents.check_child_ids_free(db, building_id, data)
     building = Building(id=building_id, created_by=actor.user_id)
     _apply(building, data)
     if building.next_self_check_due_at is None:
@@ -349,7 +191,7 @@ def open_building(
     db.add(building)
     db.flush()
     _attach_document_photos(db, actor, building, photo_limits)
-    _record(db, building, actor, "created", None, jsonable(snapshot(building)))
+    history.record(db, building, actor, "created", None, jsonable(snapshot(building)))
     db.flush()
     return building, True
 
@@ -366,8 +208,8 @@ def update_building(
     building = get_building(db=db, actor=actor, building_id=building_id)
     require_match(if_match, building_etag(building))
     _check_personal_data(actor, data)
-    data = _normalize(data)
-    _check_child_ids(data)
+    data = contents.normalize(data)
+    contents.check_child_ids(data)
     if not can(actor.role, "building.create"):
         moved = [f for f in PLACEMENT_FIELDS if f in data and data[f] != getattr(building, f)]
         if moved:
@@ -376,7 +218,7 @@ def update_building(
         _check_grid(db, actor, data["grid_id"])
     if "code" in data and data["code"] != building.code:
         _check_code_free(db, data["code"], building.id)
-    _check_child_ids_free(db, building.id, data)
+    contents.check_child_ids_free(db, building.id, data)
     before = jsonable(snapshot(building))
     _apply(building, data)
     after = jsonable(snapshot(building))
@@ -386,24 +228,14 @@ def update_building(
     building.updated_at = utcnow()
     db.flush()
     _attach_document_photos(db, actor, building, photo_limits)
-    _record(db, building, actor, "updated", before, after)
+    history.record(db, building, actor, "updated", before, after)
     db.flush()
     return building
 
 
 def list_changes(
     *, db: Session, actor: Actor, building_id: uuid.UUID, limit: int, cursor: str | None
-) -> tuple[list[BuildingChange], str | None]:
-    """The file's versions, newest first."""
+) -> tuple[list, str | None]:
+    """The file's versions, newest first; 404 when the building is not in scope."""
     get_building(db=db, actor=actor, building_id=building_id)
-    stmt = select(BuildingChange).where(BuildingChange.building_id == building_id)
-    return paginate(
-        db,
-        stmt,
-        order_by=[BuildingChange.version],
-        key=lambda c: [c.version],
-        parse=[int],
-        limit=limit,
-        cursor=cursor,
-        descending=True,
-    )
+    return history.list_changes(db=db, building_id=building_id, limit=limit, cursor=cursor)
