@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=1, x_host=1)
 
     engine = database.make_engine(settings.database_url)
+    read_engine = database.make_engine(settings.database_url, autocommit=True)
     blobs = storage.from_url(
         settings.storage_url, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region
     )
@@ -150,7 +151,8 @@ def create_app(settings: Settings | None = None) -> Flask:
             "fieldapi.settings": settings,
             "fieldapi.engine": engine,
             "fieldapi.sessionmaker": database.make_sessionmaker(engine),
-            "fieldapi.read_sessionmaker": database.make_read_sessionmaker(engine),
+            "fieldapi.read_engine": read_engine,
+            "fieldapi.read_sessionmaker": database.make_read_sessionmaker(read_engine),
             "fieldapi.blobs": blobs,
             "fieldapi.passwords": Passwords(
                 time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib

@@ -93,12 +93,17 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, autocommit: bool = False) -> Engine:
+    """The engine for ``url``; with ``autocommit`` its connections run each statement on its
+    own (for ``read_only`` requests: no BEGIN and COMMIT to wait for)."""
+    options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 10}, **options
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **options)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -106,11 +111,9 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 def make_read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Sessions for ``read_only`` requests: statements run in autocommit, and a flush (a
-    write) is refused."""
-    maker = sessionmaker(
-        bind=engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-    )
+    """Sessions for ``read_only`` requests, on an engine in autocommit; a flush (a write) is
+    refused."""
+    maker = sessionmaker(bind=engine, expire_on_commit=False)
     event.listen(maker, "before_flush", _refuse_writes)
     return maker
 
