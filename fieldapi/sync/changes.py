@@ -32,8 +32,12 @@ def prune(db: Session, *, now: datetime, keep: timedelta) -> tuple[int, int]:
     return changes, scopes
 
 
+_NEWEST = select(func.coalesce(func.max(SyncChange.seq), 0))
+
+
 def newest_seq(db: Session) -> int:
-    return db.scalar(select(func.coalesce(func.max(SyncChange.seq), 0)))
+    """The number of the last change committed (0 before any): asked on every pull."""
+    return db.connection().execute(_NEWEST).scalar_one()
 
 
 def changed_rows(db: Session, actor: Actor, after: int, upto: int, limit: int) -> list:
