@@ -33,8 +33,9 @@ from fieldapi.checklists.defaults import ensure_defaults
 from fieldapi.checklists.models import ChecklistTemplate
 from fieldapi.core.db import utcnow
 from fieldapi.core.scope import Actor
-from fieldapi.fieldwork import service as fieldwork
+from fieldapi.fieldwork import hazards, inspection_submission, inspections, rectifications
 from fieldapi.fieldwork.models import Hazard, Inspection, Rectification
+from fieldapi.fieldwork.policy import Policy
 from fieldapi.photos import links
 from fieldapi.photos import service as photo_service
 from fieldapi.photos.flags import Limits
@@ -384,8 +385,8 @@ def as_json(value: Any) -> Any:
     return value
 
 
-def policy(ctx: Ctx) -> fieldwork.Policy:
-    return fieldwork.Policy.from_settings(ctx.app.extensions["fieldapi.settings"])
+def policy(ctx: Ctx) -> Policy:
+    return Policy.from_settings(ctx.app.extensions["fieldapi.settings"])
 
 
 def verified_photo(ctx: Ctx, who: str) -> uuid.UUID:
@@ -432,11 +433,11 @@ def inspect(ctx: Ctx, who: str, building: str, *, submit: bool) -> tuple[uuid.UU
     data = inspection_data(ctx, who, building)
     actor = ctx.actor(who)
     with ctx.session() as db:
-        inspection, created = fieldwork.open_inspection(db=db, actor=actor, data=data)
+        inspection, created = inspections.open_inspection(db=db, actor=actor, data=data)
         assert created
         submission_id = None
         if submit:
-            outcome = fieldwork.submit_inspection(
+            outcome = inspection_submission.submit_inspection(
                 db=db, actor=actor, inspection_id=inspection.id, policy=policy(ctx)
             )
             assert outcome.waiting_for == []
@@ -458,7 +459,7 @@ def report(ctx: Ctx, who: str, building: str, severity: str = "major") -> tuple[
         "observed_at": None,
     }
     with ctx.session() as db:
-        outcome, created = fieldwork.report_hazard(
+        outcome, created = hazards.report_hazard(
             db=db, actor=ctx.actor(who), data=data, policy=policy(ctx)
         )
         assert created
@@ -475,7 +476,7 @@ def rectify(ctx: Ctx, who: str, hazard_id: uuid.UUID) -> uuid.UUID:
         "photo_ids": [verified_photo(ctx, who)],
     }
     with ctx.session() as db:
-        outcome, created = fieldwork.rectify(
+        outcome, created = rectifications.rectify(
             db=db, actor=ctx.actor(who), hazard_id=hazard_id, data=data, policy=policy(ctx)
         )
         assert created
