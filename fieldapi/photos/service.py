@@ -26,8 +26,9 @@ from fieldapi.core.db import created_once, utcnow
 from fieldapi.core.permissions import can
 from fieldapi.core.problems import Conflict, NotFound, Problem, ValidationFailed
 from fieldapi.core.scope import Actor
-from fieldapi.photos import imaging
 from fieldapi.photos.flags import Limits, judge
+from fieldapi.photos.imaging.rejections import ImageRejected
+from fieldapi.photos.imaging.single_decode import process
 from fieldapi.photos.models import Photo, PhotoUse
 from storage import BlobStore, TooLarge, UploadInstruction
 
@@ -241,8 +242,8 @@ def verify_stored(*, db: Session, blobs: BlobStore, photo: Photo, stored_size: i
                 "The photo changed on the way: its SHA-256 differs.",
             )
         try:
-            facts, display, thumbnail = imaging.process(spool, declared_type=photo.content_type)
-        except imaging.ImageRejected as exc:
+            facts, display, thumbnail = process(spool, declared_type=photo.content_type)
+        except ImageRejected as exc:
             raise _reject(db, blobs, photo, exc.reason, exc.detail) from None
     blobs.put(photo.display_key, display.data, content_type=display.content_type)
     blobs.put(photo.thumbnail_key, thumbnail.data, content_type=thumbnail.content_type)

@@ -12,7 +12,7 @@ from fieldapi.core.permissions import public, requires
 from fieldapi.core.problems import Forbidden, NotFound
 from fieldapi.core.scope import Actor
 from fieldapi.photos import links, service
-from fieldapi.photos.imaging import ACCEPTED
+from fieldapi.photos.imaging.formats import ACCEPTED
 from fieldapi.photos.models import Photo
 from fieldapi.photos.schemas import LinkArgs, PhotoSchema, PhotoSlotRequestSchema
 from storage import UploadInstruction
