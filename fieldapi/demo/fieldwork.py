@@ -24,7 +24,7 @@ from fieldapi.core.db import utcnow
 from fieldapi.core.scope import Actor
 from fieldapi.fieldwork import service as fieldwork
 from fieldapi.fieldwork.models import Hazard
-from fieldapi.photos import service as photos
+from fieldapi.photos import uploads, verification
 from fieldapi.review import service as review
 from fieldapi.users.models import User
 from storage import BlobStore
@@ -84,7 +84,7 @@ class FieldDay:
         lat = building.lat + self.rng.uniform(-0.0002, 0.0002)
         lon = building.lon + self.rng.uniform(-0.0002, 0.0002)
         data = snapshot(self.rng, lat, lon, taken)
-        slot = photos.request_slot(
+        slot = uploads.request_slot(
             db=self.db,
             blobs=self.blobs,
             actor=actor,
@@ -98,7 +98,9 @@ class FieldDay:
             max_size=len(data),
         )
         self.blobs.put(slot.photo.original_key, data, content_type="image/jpeg")
-        photos.verify_stored(db=self.db, blobs=self.blobs, photo=slot.photo, stored_size=len(data))
+        verification.verify_stored(
+            db=self.db, blobs=self.blobs, photo=slot.photo, stored_size=len(data)
+        )
         return slot.photo.id
 
     def inspect(self, who: str, building: Building, kind: str, failed: dict[str, str]):
