@@ -266,7 +266,7 @@ def _record(db: Session, building: Building, actor: Actor, action: str, before, 
 
 def _attach_document_photos(db: Session, actor: Actor, building: Building, limits: Limits) -> None:
     """The signed statement and equipment records point at verified photos the actor sees."""
-    from fieldapi.photos.service import attach, release_uses
+    from fieldapi.photos.attachments import attach, release_uses
 
     named = {(item.photo_id, item.id) for item in building.equipment if item.photo_id}
     if building.statement_photo_id:

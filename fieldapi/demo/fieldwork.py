@@ -29,7 +29,7 @@ from fieldapi.fieldwork.models import Hazard
 from fieldapi.fieldwork.policy import Policy
 from fieldapi.fieldwork.rectifications import rectify
 from fieldapi.fieldwork.risk import refresh_risk
-from fieldapi.photos import service as photos
+from fieldapi.photos import uploads, verification
 from fieldapi.review import service as review
 from fieldapi.users.models import User
 from storage import BlobStore
@@ -89,7 +89,7 @@ class FieldDay:
         lat = building.lat + self.rng.uniform(-0.0002, 0.0002)
         lon = building.lon + self.rng.uniform(-0.0002, 0.0002)
         data = snapshot(self.rng, lat, lon, taken)
-        slot = photos.request_slot(
+        slot = uploads.request_slot(
             db=self.db,
             blobs=self.blobs,
             actor=actor,
@@ -103,7 +103,9 @@ class FieldDay:
             max_size=len(data),
         )
         self.blobs.put(slot.photo.original_key, data, content_type="image/jpeg")
-        photos.verify_stored(db=self.db, blobs=self.blobs, photo=slot.photo, stored_size=len(data))
+        verification.verify_stored(
+            db=self.db, blobs=self.blobs, photo=slot.photo, stored_size=len(data)
+        )
         return slot.photo.id
 
     def inspect(self, who: str, building: Building, kind: str, failed: dict[str, str]):

@@ -13,7 +13,7 @@ from fieldapi.buildings.models import Building
 from fieldapi.core import scope
 from fieldapi.core.problems import ValidationFailed
 from fieldapi.core.scope import Actor
-from fieldapi.photos import service as photos
+from fieldapi.photos import attachments
 from fieldapi.photos.flags import Limits
 from fieldapi.photos.models import Photo, PhotoUse
 
@@ -65,7 +65,7 @@ def attach_all(
             db.delete(use)
     db.flush()
     for pointer, photo_id in named:
-        photos.attach(
+        attachments.attach(
             db=db,
             actor=actor,
             photo_id=photo_id,

@@ -1,7 +1,7 @@
 """A photo verified: a record that waited for it, once it waits for nothing more, is
 submitted as its submitter's submit would have done.
 
-Registered with the photos service when imported (the field work views import it).
+Registered with photo verification when imported (the field work views import it).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from fieldapi.fieldwork.photo_waits import waiting_for
 from fieldapi.fieldwork.policy import Policy
 from fieldapi.fieldwork.records import locked_subject
 from fieldapi.fieldwork.rectifications import finish_rectification
-from fieldapi.photos import service as photos
+from fieldapi.photos import verification
 from fieldapi.photos.models import Photo
 from fieldapi.users.models import User
 
@@ -74,4 +74,4 @@ def _carry_on(db: Session, actor: Actor, subject_type: str, subject, policy: Pol
         finish_rectification(db, actor, subject, policy)
 
 
-photos.on_verified(_photo_verified)
+verification.on_verified(_photo_verified)

@@ -15,7 +15,7 @@ from fieldapi.fieldwork import (
     hazards,
     inspection_submission,
     inspections,
-    photo_arrival,  # noqa: F401 (registered with the photos service: the last photo submits)
+    photo_arrival,  # noqa: F401 (registered with photo verification: the last photo submits)
     rectifications,
     timeline,
 )

@@ -36,8 +36,7 @@ from fieldapi.core.scope import Actor
 from fieldapi.fieldwork import hazards, inspection_submission, inspections, rectifications
 from fieldapi.fieldwork.models import Hazard, Inspection, Rectification
 from fieldapi.fieldwork.policy import Policy
-from fieldapi.photos import links
-from fieldapi.photos import service as photo_service
+from fieldapi.photos import attachments, links, uploads, verification
 from fieldapi.photos.flags import Limits
 from fieldapi.photos.models import Photo, PhotoUse
 from fieldapi.review import service as review
@@ -233,7 +232,7 @@ def make_photo(ctx: Ctx, stage: str, key: str) -> uuid.UUID:
     data = photo_bytes(len(ctx.photo_data))  # a photo of its own for each made in this cell
     blobs = ctx.app.extensions["fieldapi.blobs"]
     with ctx.app.extensions["fieldapi.sessionmaker"]() as db:
-        slot = photo_service.request_slot(
+        slot = uploads.request_slot(
             db=db,
             blobs=blobs,
             actor=actor,
@@ -251,11 +250,11 @@ def make_photo(ctx: Ctx, stage: str, key: str) -> uuid.UUID:
         if stage != "slot":
             blobs.put(slot.photo.original_key, data, content_type="image/jpeg")
         if stage in ("photo", "verified"):
-            photo_service.complete(db=db, blobs=blobs, actor=actor, photo_id=photo_id)
+            verification.complete(db=db, blobs=blobs, actor=actor, photo_id=photo_id)
             db.commit()
         if stage == "photo":
             building = db.get(Building, ctx.world.buildings[key])
-            photo_service.attach(
+            attachments.attach(
                 db=db,
                 actor=actor,
                 photo_id=photo_id,
