@@ -9,8 +9,9 @@ from flask_smorest import Blueprint
 from fieldapi.auth.guard import actor
 from fieldapi.core import db as database
 from fieldapi.core.permissions import public, requires
-from fieldapi.core.problems import Forbidden, NotFound
+from fieldapi.core.problems import Forbidden, NotFound, ValidationFailed
 from fieldapi.core.scope import Actor
+from fieldapi.ops import metrics
 from fieldapi.photos import access, links, uploads, verification
 from fieldapi.photos.imaging.formats import ACCEPTED
 from fieldapi.photos.models import Photo
@@ -153,9 +154,18 @@ class PhotoComplete(MethodView):
     def post(self, photo_id):
         """Verify the uploaded photo and make its display image and thumbnail."""
         me = actor()
-        photo = verification.complete(
-            db=database.session(), blobs=_ext("blobs"), actor=me, photo_id=photo_id
-        )
+        db = database.session()
+        # Counted once, when this call decides: completing again repeats the verdict.
+        before = access.own_photo(db=db, actor=me, photo_id=photo_id).status
+        try:
+            photo = verification.complete(db=db, blobs=_ext("blobs"), actor=me, photo_id=photo_id)
+        except ValidationFailed as exc:
+            reason = exc.extensions.get("reason")
+            if reason and before != "rejected":
+                metrics.photo_rejected(reason)
+            raise
+        if before != "verified":
+            metrics.photo_verified()
         return present(photo, me)
 
 

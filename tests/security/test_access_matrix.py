@@ -749,6 +749,9 @@ ROUTES = [
     # operations and documents: public
     Route("GET", "/health", EVERYONE, 200, auth="none"),
     Route("GET", "/ready", EVERYONE, 200, auth="none"),
+    # metrics: no user's token; the test client calls from loopback and no metrics token is
+    # set (tests/ops/test_metrics.py tries the token and other addresses)
+    Route("GET", "/metrics", EVERYONE, 200, auth="none"),
     Route("GET", "/api/v1/openapi.json", EVERYONE, 200, auth="none"),
     Route("GET", "/api/v1/docs", EVERYONE, 200, auth="none"),
     # sessions: any signed-in role
