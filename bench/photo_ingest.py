@@ -69,7 +69,7 @@ import psycopg
 import urllib3
 from PIL import Image, features
 
-from fieldapi.photos import imaging
+from fieldapi.photos.imaging.single_decode import DISPLAY_MIN
 from tests.photos import images
 from tests.support.seaweedfs import SeaweedFS, find_weed, running
 
@@ -366,7 +366,7 @@ def bare_photo(s3: Any, bucket: str, key: str, photo: Photo, *, draft: bool) -> 
     fetched = time.perf_counter()
     with Image.open(io.BytesIO(data)) as img:
         if draft:
-            scale = imaging.DISPLAY_MIN / max(img.size)
+            scale = DISPLAY_MIN / max(img.size)
             img.draft("RGB", (math.ceil(img.width * scale), math.ceil(img.height * scale)))
         img.thumbnail((DISPLAY, DISPLAY))
         thumbnail = img.copy()

@@ -168,6 +168,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     register_handlers(app)
     _configure_jwt(app)
+    from fieldapi.ops import telemetry
+
+    telemetry.install(app)  # request ids, metrics, request log lines: outside every other hook
     _transaction_per_request(app)
 
     from fieldapi.auth.guard import authorize

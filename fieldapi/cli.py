@@ -103,7 +103,7 @@ def create_admin(username: str) -> None:
 def demo_seed() -> None:
     """Fill an empty database with a demo district, its buildings and one account per role."""
     from fieldapi.demo.seed import seed
-    from fieldapi.fieldwork.service import Policy
+    from fieldapi.fieldwork.policy import Policy
 
     with current_app.extensions["fieldapi.sessionmaker"]() as session, session.begin():
         accounts = seed(
@@ -174,7 +174,7 @@ def install_templates() -> None:
 @fieldwork_cli.command("refresh-risk")
 def refresh_risk() -> None:
     """Recompute every building's risk level (run daily: hazards become overdue with time)."""
-    from fieldapi.fieldwork.service import refresh_all_risks
+    from fieldapi.fieldwork.risk import refresh_all_risks
 
     with current_app.extensions["fieldapi.sessionmaker"]() as session, session.begin():
         changed = refresh_all_risks(session)

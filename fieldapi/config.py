@@ -43,6 +43,15 @@ def _at_least(environ: dict[str, str], name: str, default: int, least: int, why:
     return value
 
 
+def _token(environ: dict[str, str], name: str, *, least: int) -> str | None:
+    token = (environ.get(name) or "").strip()
+    if not token:
+        return None
+    if len(token) < least or not token.isascii() or not token.isprintable() or " " in token:
+        raise ValueError(f"{name} must be at least {least} visible ASCII characters, no spaces")
+    return token
+
+
 def _load_or_create_secret(data_dir: Path) -> str:
     """Keep one random key in the data dir so tokens survive restarts."""
     path = data_dir / "secret_key"
@@ -97,6 +106,8 @@ class Settings:
     idempotency_hours: int = 72
     # How long sync's change log is kept: a phone that last synced longer ago starts again.
     sync_keep_days: int = 90
+    # The bearer token a Prometheus scraper sends for /metrics; unset: loopback callers only.
+    metrics_token: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -146,6 +157,7 @@ class Settings:
             sync_keep_days=_at_least(
                 env, "FIELDAPI_SYNC_KEEP_DAYS", 90, 7, "phones go days without signal"
             ),
+            metrics_token=_token(env, "FIELDAPI_METRICS_TOKEN", least=16),
         )
 
     def hazard_deadline(self, severity: str) -> int:

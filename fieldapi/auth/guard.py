@@ -18,9 +18,10 @@ from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
 from fieldapi.auth import service
 from fieldapi.core import db as database
-from fieldapi.core.permissions import AUTHENTICATED, PUBLIC, REFRESH, can, current_verb
+from fieldapi.core.permissions import AUTHENTICATED, PUBLIC, REFRESH, SCRAPER, can, current_verb
 from fieldapi.core.problems import Forbidden, Problem
 from fieldapi.core.scope import Actor
+from fieldapi.ops.access import scraper_gate
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,8 @@ def authorize() -> None:
         raise Forbidden("This address is not open to any role.")
     if verb == PUBLIC:
         return
+    if verb == SCRAPER:
+        return scraper_gate()
     if verb == REFRESH:
         verify_jwt_in_request(refresh=True)
         claims = get_jwt()

@@ -108,7 +108,7 @@ def _apply(building: Building, data: dict[str, Any]) -> None:
 
 def _attach_document_photos(db: Session, actor: Actor, building: Building, limits: Limits) -> None:
     """The signed statement and equipment records point at verified photos the actor sees."""
-    from fieldapi.photos.service import attach, release_uses
+    from fieldapi.photos.attachments import attach, release_uses
 
     named = {(item.photo_id, item.id) for item in building.equipment if item.photo_id}
     if building.statement_photo_id:

@@ -96,7 +96,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def make_engine(url: str, *, autocommit: bool = False) -> Engine:
     """The engine for ``url``; with ``autocommit`` its connections run each statement on its
     own (for ``read_only`` requests: no BEGIN and COMMIT to wait for)."""
-    options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+    # A failed statement's message then names no bound value (an ID number, a phone number,
+    # a password hash), so the traceback an error leaves in the log carries none.
+    options: dict = {"hide_parameters": True}
+    if autocommit:
+        options["isolation_level"] = "AUTOCOMMIT"
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 10}, **options

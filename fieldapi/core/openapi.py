@@ -11,6 +11,7 @@ from fieldapi.core.permissions import (
     REFRESH,
     ROLE_VERBS,
     ROLES,
+    SCRAPER,
     declared_verb,
 )
 from fieldapi.core.problems import MEDIA_TYPE
@@ -62,6 +63,14 @@ class ContractPlugin(BasePlugin):
         super().init_spec(spec)
         spec.components.parameter("IdempotencyKey", "header", dict(IDEMPOTENCY_KEY))
         spec.components.header("IdempotentReplayed", dict(IDEMPOTENT_REPLAYED))
+        spec.components.security_scheme(
+            "metricsToken",
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "The operators' FIELDAPI_METRICS_TOKEN (not a user's token).",
+            },
+        )
 
     def response_helper(self, response, **kwargs):
         _as_problem(response)
@@ -81,6 +90,9 @@ class ContractPlugin(BasePlugin):
             _document_common_errors(operation, rule=rule, verb=verb)
             if verb == PUBLIC:
                 operation["security"] = []
+            elif verb == SCRAPER:
+                # The metrics token when one is set; when none is, nothing (loopback only).
+                operation["security"] = [{"metricsToken": []}, {}]
             elif verb in (AUTHENTICATED, REFRESH):
                 operation["x-roles"] = list(ROLES)
             elif verb:

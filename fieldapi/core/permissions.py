@@ -18,6 +18,8 @@ F = TypeVar("F", bound=Callable)
 PUBLIC = "public"
 AUTHENTICATED = "session"  # any signed-in user, whatever the role
 REFRESH = "session.refresh"  # a refresh token, not an access token
+# Operations tooling, not a user: a bearer FIELDAPI_METRICS_TOKEN, or loopback when unset.
+SCRAPER = "ops.scrape"
 
 ROLES = ("admin", "building_manager", "grid_staff", "officer", "fire_office", "fire_police")
 

@@ -47,7 +47,9 @@ CATALOGUE: dict[str, tuple[int, str]] = {
         "Someone changed this record after you loaded it. Reload it and try again.",
     ),
     "payload-too-large": (413, "The request is too large."),
+    "uri-too-long": (414, "The address is too long. Send long values in the body instead."),
     "unsupported-media-type": (415, "Send the body as application/json."),
+    "expectation-failed": (417, "The server cannot meet the Expect header of this request."),
     "validation-failed": (422, "Some fields are not valid. Correct them and send again."),
     "idempotency-key-reused": (
         422,
@@ -59,7 +61,9 @@ CATALOGUE: dict[str, tuple[int, str]] = {
         "Send If-Match with the ETag of the record you loaded, so changes are not lost.",
     ),
     "too-many-requests": (429, "Too many attempts. Wait a moment and try again."),
+    "request-headers-too-large": (431, "The request's headers are too large."),
     "internal-error": (500, "Something went wrong on the server. Try again later."),
+    "not-implemented": (501, "The server does not support what this request asks for."),
     "service-unavailable": (503, "The service is temporarily unavailable. Try again shortly."),
 }
 
@@ -73,10 +77,14 @@ _SLUG_BY_STATUS = {
     409: "conflict",
     412: "precondition-failed",
     413: "payload-too-large",
+    414: "uri-too-long",
     415: "unsupported-media-type",
+    417: "expectation-failed",
     422: "validation-failed",
     428: "precondition-required",
     429: "too-many-requests",
+    431: "request-headers-too-large",
+    501: "not-implemented",
     503: "service-unavailable",
 }
 
@@ -179,6 +187,14 @@ class ServiceUnavailable(Problem):
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
+def for_status(code: int, detail: str | None = None, **kwargs: Any) -> Problem:
+    """The catalogue's problem for a status chosen by a library (werkzeug, gunicorn)."""
+    slug = _SLUG_BY_STATUS.get(code)
+    if slug is None:
+        slug = "internal-error" if code >= 500 else "malformed-request"
+    return Problem(detail, slug=slug, **kwargs)
+
+
 def problem_response(problem: Problem) -> Response:
     response = Response(json.dumps(problem.body()), status=problem.status, mimetype=MEDIA_TYPE)
     for name, value in problem.headers.items():
@@ -234,15 +250,12 @@ def from_http_exception(exc: HTTPException) -> Problem:
     code = exc.code or 500
     if code in (400, 422) and getattr(exc, "data", None):
         return _from_webargs(exc)
-    slug = _SLUG_BY_STATUS.get(code)
-    if slug is None:
-        return Problem(slug="internal-error") if code >= 500 else Problem(slug="malformed-request")
     headers = {}
     valid_methods = getattr(exc, "valid_methods", None)
     if code == 405 and valid_methods:
         headers["Allow"] = ", ".join(sorted(valid_methods))
     detail = "The request body is larger than this address accepts." if code == 413 else None
-    return Problem(detail, slug=slug, headers=headers)
+    return for_status(code, detail, headers=headers)
 
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -22,9 +22,14 @@ from fieldapi.buildings.models import Building
 from fieldapi.checklists.defaults import DEFAULT_ITEMS
 from fieldapi.core.db import utcnow
 from fieldapi.core.scope import Actor
-from fieldapi.fieldwork import service as fieldwork
+from fieldapi.fieldwork.hazards import report_hazard
+from fieldapi.fieldwork.inspection_submission import submit_inspection
+from fieldapi.fieldwork.inspections import open_inspection
 from fieldapi.fieldwork.models import Hazard
-from fieldapi.photos import service as photos
+from fieldapi.fieldwork.policy import Policy
+from fieldapi.fieldwork.rectifications import rectify
+from fieldapi.fieldwork.risk import refresh_risk
+from fieldapi.photos import uploads, verification
 from fieldapi.review import service as review
 from fieldapi.users.models import User
 from storage import BlobStore
@@ -67,7 +72,7 @@ def snapshot(rng: random.Random, lat: float, lon: float, taken: datetime) -> byt
 class FieldDay:
     """The district's field work so far, made through the services."""
 
-    def __init__(self, session: Session, blobs: BlobStore, policy: fieldwork.Policy) -> None:
+    def __init__(self, session: Session, blobs: BlobStore, policy: Policy) -> None:
         self.db = session
         self.blobs = blobs
         self.policy = policy
@@ -84,7 +89,7 @@ class FieldDay:
         lat = building.lat + self.rng.uniform(-0.0002, 0.0002)
         lon = building.lon + self.rng.uniform(-0.0002, 0.0002)
         data = snapshot(self.rng, lat, lon, taken)
-        slot = photos.request_slot(
+        slot = uploads.request_slot(
             db=self.db,
             blobs=self.blobs,
             actor=actor,
@@ -98,7 +103,9 @@ class FieldDay:
             max_size=len(data),
         )
         self.blobs.put(slot.photo.original_key, data, content_type="image/jpeg")
-        photos.verify_stored(db=self.db, blobs=self.blobs, photo=slot.photo, stored_size=len(data))
+        verification.verify_stored(
+            db=self.db, blobs=self.blobs, photo=slot.photo, stored_size=len(data)
+        )
         return slot.photo.id
 
     def inspect(self, who: str, building: Building, kind: str, failed: dict[str, str]):
@@ -121,10 +128,8 @@ class FieldDay:
             "note": None,
             "items": items,
         }
-        inspection, _created = fieldwork.open_inspection(
-            db=self.db, actor=self.people[who], data=data
-        )
-        outcome = fieldwork.submit_inspection(
+        inspection, _created = open_inspection(db=self.db, actor=self.people[who], data=data)
+        outcome = submit_inspection(
             db=self.db, actor=self.people[who], inspection_id=inspection.id, policy=self.policy
         )
         return outcome.submission
@@ -161,10 +166,10 @@ class FieldDay:
             )
         )
         self.db.expire_all()
-        fieldwork.refresh_risk(self.db, hazard.building_id)
+        refresh_risk(self.db, hazard.building_id)
 
 
-def seed_field_work(session: Session, *, blobs: BlobStore, policy: fieldwork.Policy) -> None:
+def seed_field_work(session: Session, *, blobs: BlobStore, policy: Policy) -> None:
     """Self-checks, patrols and hazards at each stage, on the files of the demo district."""
     day = FieldDay(session, blobs, policy)
     buildings = list(session.scalars(select(Building).order_by(Building.code)))
@@ -189,7 +194,7 @@ def seed_field_work(session: Session, *, blobs: BlobStore, policy: fieldwork.Pol
     # The minor hazard is rectified and waits for grid review; the critical one is overdue.
     hazards = {h.item_code: h for h in day.hazards_of(found)}
     light = hazards["LIGHT-01"]
-    fieldwork.rectify(
+    rectify(
         db=session,
         actor=day.people["manager1"],
         hazard_id=light.id,
@@ -226,7 +231,7 @@ def seed_field_work(session: Session, *, blobs: BlobStore, policy: fieldwork.Pol
     day.decide("gridworker2", gas, "approve")
     day.decide("fireoffice1", gas, "approve")
 
-    outcome, _created = fieldwork.report_hazard(
+    outcome, _created = report_hazard(
         db=session,
         actor=day.people["officer1"],
         data={

@@ -28,7 +28,7 @@ from fieldapi.checklists.defaults import ensure_defaults
 from fieldapi.core.db import utcnow
 from fieldapi.core.scope import Actor
 from fieldapi.demo.fieldwork import seed_field_work
-from fieldapi.fieldwork.service import Policy
+from fieldapi.fieldwork.policy import Policy
 from fieldapi.users.models import User
 from fieldapi.users.schemas import UserCreateSchema
 from fieldapi.users.service import create_user

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from fieldapi.checklists.models import ChecklistTemplate
 from fieldapi.core.etag import make_etag
+from fieldapi.fieldwork.evidence import photo_flags
 from fieldapi.fieldwork.models import Hazard, Inspection, Rectification
-from fieldapi.fieldwork.service import photo_flags, waiting_for
+from fieldapi.fieldwork.photo_waits import waiting_for
 from fieldapi.review import service as review
 
 

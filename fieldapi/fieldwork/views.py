@@ -11,7 +11,15 @@ from fieldapi.core import db as database
 from fieldapi.core.http import conditional, with_etag
 from fieldapi.core.pagination import PageArgs
 from fieldapi.core.permissions import requires
-from fieldapi.fieldwork import service, timeline
+from fieldapi.fieldwork import (
+    hazards,
+    inspection_submission,
+    inspections,
+    photo_arrival,  # noqa: F401 (registered with photo verification: the last photo submits)
+    rectifications,
+    timeline,
+)
+from fieldapi.fieldwork.policy import Policy
 from fieldapi.fieldwork.present import (
     content_etag,
     present_hazard,
@@ -47,7 +55,7 @@ class Inspections(MethodView):
     def get(self, args):
         """Inspections in your scope, newest first; filter by building, kind, status or mine."""
         db = database.session()
-        items, next_cursor = service.list_inspections(
+        items, next_cursor = inspections.list_inspections(
             db=db, actor=actor(), filters=args, limit=args["limit"], cursor=args["cursor"]
         )
         return {"items": [present_inspection(db, i) for i in items], "next_cursor": next_cursor}
@@ -61,7 +69,7 @@ class Inspections(MethodView):
         """Record an inspection as a draft: a result per checklist item, notes and photos.
         Without template_id, the current template for the building's use type is used."""
         db = database.session()
-        inspection, created = service.open_inspection(db=db, actor=actor(), data=body)
+        inspection, created = inspections.open_inspection(db=db, actor=actor(), data=body)
         body = present_inspection(db, inspection)
         return with_etag(body, content_etag("inspection", body), 201 if created else 200)
 
@@ -74,7 +82,7 @@ class InspectionItem(MethodView):
     def get(self, inspection_id):
         """One inspection, with its results, photo flags and where it is in review."""
         db = database.session()
-        inspection = service.get_inspection(db=db, actor=actor(), inspection_id=inspection_id)
+        inspection = inspections.get_inspection(db=db, actor=actor(), inspection_id=inspection_id)
         body = present_inspection(db, inspection)
         return conditional(body, content_etag("inspection", body))
 
@@ -87,7 +95,7 @@ class InspectionItem(MethodView):
     def patch(self, body, inspection_id):
         """Change a draft, or an inspection returned to you (If-Match required)."""
         db = database.session()
-        inspection = service.update_inspection(
+        inspection = inspections.update_inspection(
             db=db,
             actor=actor(),
             inspection_id=inspection_id,
@@ -107,8 +115,8 @@ class InspectionSubmit(MethodView):
         """Submit for review: failed items become hazards and a submission starts at its
         route's first stage. Resubmits a returned one. Photos still uploading: it waits (202)."""
         db = database.session()
-        outcome = service.submit_inspection(
-            db=db, actor=actor(), inspection_id=inspection_id, policy=service.Policy.current()
+        outcome = inspection_submission.submit_inspection(
+            db=db, actor=actor(), inspection_id=inspection_id, policy=Policy.current()
         )
         inspection = outcome.subject
         body = present_inspection(db, inspection)
@@ -125,7 +133,7 @@ class Hazards(MethodView):
     def get(self, args):
         """Hazards in your scope, newest first; filter by building, status, severity, overdue."""
         db = database.session()
-        items, next_cursor = service.list_hazards(
+        items, next_cursor = hazards.list_hazards(
             db=db, actor=actor(), filters=args, limit=args["limit"], cursor=args["cursor"]
         )
         return {"items": [present_hazard(db, h) for h in items], "next_cursor": next_cursor}
@@ -138,8 +146,8 @@ class Hazards(MethodView):
     def post(self, body):
         """Report a hazard seen on site, with photos; it goes into review at once."""
         db = database.session()
-        outcome, created = service.report_hazard(
-            db=db, actor=actor(), data=body, policy=service.Policy.current()
+        outcome, created = hazards.report_hazard(
+            db=db, actor=actor(), data=body, policy=Policy.current()
         )
         body = present_hazard(db, outcome.subject)
         return with_etag(body, content_etag("hazard", body), 201 if created else 200)
@@ -153,7 +161,7 @@ class HazardItem(MethodView):
     def get(self, hazard_id):
         """One hazard: severity, deadline, whether it is overdue, and its state."""
         db = database.session()
-        hazard = service.get_hazard(db=db, actor=actor(), hazard_id=hazard_id)
+        hazard = hazards.get_hazard(db=db, actor=actor(), hazard_id=hazard_id)
         body = present_hazard(db, hazard)
         return conditional(body, content_etag("hazard", body))
 
@@ -165,7 +173,7 @@ class Rectifications(MethodView):
     def get(self, hazard_id):
         """Every rectification of a hazard, oldest first."""
         db = database.session()
-        items = service.list_rectifications(db=db, actor=actor(), hazard_id=hazard_id)
+        items = rectifications.list_rectifications(db=db, actor=actor(), hazard_id=hazard_id)
         return {"items": [present_rectification(db, r) for r in items]}
 
     @requires("rectification.write")
@@ -176,8 +184,8 @@ class Rectifications(MethodView):
     def post(self, body, hazard_id):
         """Answer an open hazard with what was done and after-photos; it goes into review."""
         db = database.session()
-        outcome, created = service.rectify(
-            db=db, actor=actor(), hazard_id=hazard_id, data=body, policy=service.Policy.current()
+        outcome, created = rectifications.rectify(
+            db=db, actor=actor(), hazard_id=hazard_id, data=body, policy=Policy.current()
         )
         return present_rectification(db, outcome.subject), 201 if created else 200
 

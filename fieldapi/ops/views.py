@@ -1,17 +1,18 @@
-"""Operations: liveness and readiness for load balancers and orchestrators."""
+"""Operations: liveness and readiness for load balancers, metrics for Prometheus."""
 
 from __future__ import annotations
 
 import logging
 
-from flask import current_app
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import text
 
-from fieldapi.core.permissions import public
+from fieldapi.core.permissions import SCRAPER, public, requires
 from fieldapi.core.problems import ServiceUnavailable
+from fieldapi.ops import metrics
 from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -55,3 +56,37 @@ class Ready(MethodView):
         if failed:
             raise ServiceUnavailable(f"Not ready: {' and '.join(failed)} unreachable.")
         return {"status": "ready", "checks": {"database": "ok", "object_store": "ok"}}
+
+
+@blp.route("/metrics")
+class Metrics(MethodView):
+    @requires(SCRAPER)
+    @blp.response(200)
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "The metrics, as text.",
+                "content": {
+                    media_type: {"schema": {"type": "string"}}
+                    for media_type in ("text/plain", "application/openmetrics-text")
+                },
+            }
+        }
+    )
+    @blp.alt_response(401, description="A metrics token is set and none was sent.")
+    @blp.alt_response(
+        403, description="Another token was sent; or none is set and the caller is not local."
+    )
+    def get(self):
+        """Counters and latency histograms for Prometheus.
+
+        Requests by route template, method and status; request latency by route template
+        and method; photo verifications by outcome; sync pages served. The Prometheus text
+        format, or OpenMetrics when the Accept header asks for it. With
+        `FIELDAPI_METRICS_TOKEN` set, send it as a bearer token; unset, only callers on the
+        server's own host may read this. Not for phones.
+        """
+        body, content_type = metrics.exposition(request.headers.get("Accept"))
+        response = Response(body, content_type=content_type)
+        response.headers["Cache-Control"] = "no-store"
+        return response

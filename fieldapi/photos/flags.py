@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fieldapi.buildings.models import Building
-from fieldapi.photos import imaging
+from fieldapi.photos.imaging.perceptual_hash import hamming
 from fieldapi.photos.models import Photo, PhotoUse
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -71,7 +71,7 @@ def _earlier_uses(
             .order_by(PhotoUse.attached_at)
         ).all()
         for use, photo_id, phash in similar:
-            distance = imaging.hamming(photo.phash, phash)
+            distance = hamming(photo.phash, phash)
             if (
                 distance <= NEAR_DUPLICATE_DISTANCE
                 and (use.subject_type, use.subject_id) != subject

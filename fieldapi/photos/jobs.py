@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from fieldapi.core.problems import Problem
 from fieldapi.photos.models import Photo
-from fieldapi.photos.service import verify_stored
+from fieldapi.photos.verification import verify_stored
 from storage import BlobStore, StorageError
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ SUBJECT_TYPES = ("building_statement", "equipment", "inspection", "hazard", "rec
 
 
 class Photo(Base):
-    """One uploaded photo. ``pending → stored → verified | rejected`` (see the service)."""
+    """One uploaded photo. ``pending → stored → verified | rejected`` (see ``verification``)."""
 
     __tablename__ = "photos"
     __table_args__ = (

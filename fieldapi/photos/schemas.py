@@ -3,7 +3,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from fieldapi.core.schemas import LocationSchema
-from fieldapi.photos.imaging import ACCEPTED
+from fieldapi.photos.imaging.formats import ACCEPTED
 
 
 class PhotoSlotRequestSchema(Schema):

@@ -9,10 +9,11 @@ from flask_smorest import Blueprint
 from fieldapi.auth.guard import actor
 from fieldapi.core import db as database
 from fieldapi.core.permissions import public, requires
-from fieldapi.core.problems import Forbidden, NotFound
+from fieldapi.core.problems import Forbidden, NotFound, ValidationFailed
 from fieldapi.core.scope import Actor
-from fieldapi.photos import links, service
-from fieldapi.photos.imaging import ACCEPTED
+from fieldapi.ops import metrics
+from fieldapi.photos import access, links, uploads, verification
+from fieldapi.photos.imaging.formats import ACCEPTED
 from fieldapi.photos.models import Photo
 from fieldapi.photos.schemas import LinkArgs, PhotoSchema, PhotoSlotRequestSchema
 from storage import UploadInstruction
@@ -45,7 +46,7 @@ def _upload(photo: Photo, instruction: UploadInstruction | None) -> dict | None:
 
 
 def present(photo: Photo, me: Actor, instruction: UploadInstruction | None = None) -> dict:
-    uses = service.uses_seen_by(database.session(), me, photo)
+    uses = access.uses_seen_by(database.session(), me, photo)
     verified = photo.status == "verified"
     return {
         "id": photo.id,
@@ -59,13 +60,13 @@ def present(photo: Photo, me: Actor, instruction: UploadInstruction | None = Non
         "captured_at": photo.captured_at,
         "location": {"lat": photo.lat, "lon": photo.lon} if photo.lat is not None else None,
         "device": photo.device,
-        "flags": service.flags_of(uses),
+        "flags": access.flags_of(uses),
         "uses": uses,
         "thumbnail_url": links.variant_url(photo, "thumbnail") if verified else None,
         "display_url": links.variant_url(photo, "display") if verified else None,
         "original_url": (
             links.api_url("photos.PhotoOriginal", photo_id=photo.id)
-            if verified and service.may_see_original(me)
+            if verified and access.may_see_original(me)
             else None
         ),
         "upload": _upload(photo, instruction),
@@ -90,7 +91,7 @@ class Photos(MethodView):
         """Ask for an upload slot: the answer says where and how to send the bytes."""
         me = actor()
         settings = _ext("settings")
-        slot = service.request_slot(
+        slot = uploads.request_slot(
             db=database.session(),
             blobs=_ext("blobs"),
             actor=me,
@@ -108,7 +109,7 @@ class PhotoItem(MethodView):
     def get(self, photo_id):
         """A photo's metadata, flags and short-lived links."""
         me = actor()
-        return present(service.get_photo(db=database.session(), actor=me, photo_id=photo_id), me)
+        return present(access.get_photo(db=database.session(), actor=me, photo_id=photo_id), me)
 
 
 @blp.route("/<uuid:photo_id>/content")
@@ -130,13 +131,13 @@ class PhotoContent(MethodView):
     def put(self, photo_id):
         """Upload the bytes through the API (the embedded store, or phones that cannot reach
         the object store). Send exactly the declared size and content type."""
-        photo = service.own_photo(db=database.session(), actor=actor(), photo_id=photo_id)
+        photo = access.own_photo(db=database.session(), actor=actor(), photo_id=photo_id)
         # The body may be as large as declared, and no larger (413 above it). The limit is
         # one byte more: a server that ends the body itself (gunicorn) turns the limit into
         # a hard stop, and a read at exactly the limit would be refused before the store
         # could see that the body had ended. The store refuses the extra byte (TooLarge).
         request.max_content_length = photo.size + 1
-        service.receive_upload(
+        uploads.receive_upload(
             blobs=_ext("blobs"),
             photo=photo,
             stream=request.stream,
@@ -153,9 +154,18 @@ class PhotoComplete(MethodView):
     def post(self, photo_id):
         """Verify the uploaded photo and make its display image and thumbnail."""
         me = actor()
-        photo = service.complete(
-            db=database.session(), blobs=_ext("blobs"), actor=me, photo_id=photo_id
-        )
+        db = database.session()
+        # Counted once, when this call decides: completing again repeats the verdict.
+        before = access.own_photo(db=db, actor=me, photo_id=photo_id).status
+        try:
+            photo = verification.complete(db=db, blobs=_ext("blobs"), actor=me, photo_id=photo_id)
+        except ValidationFailed as exc:
+            reason = exc.extensions.get("reason")
+            if reason and before != "rejected":
+                metrics.photo_rejected(reason)
+            raise
+        if before != "verified":
+            metrics.photo_verified()
         return present(photo, me)
 
 
@@ -166,7 +176,7 @@ class PhotoOriginal(MethodView):
     @blp.alt_response(302, description="To a short-lived link to the original.")
     def get(self, photo_id):
         """The untouched original, for reviewers in scope. Every access is audited."""
-        photo = service.open_original(db=database.session(), actor=actor(), photo_id=photo_id)
+        photo = access.open_original(db=database.session(), actor=actor(), photo_id=photo_id)
         blobs = _ext("blobs")
         filename = f"{photo.id}.{(photo.format or 'bin').lower()}"
         url = blobs.presign_get(photo.original_key, expires_in=60, filename=filename)

@@ -11,7 +11,8 @@ from fieldapi.core import db as database
 from fieldapi.core.http import conditional, with_etag
 from fieldapi.core.pagination import PageArgs
 from fieldapi.core.permissions import requires
-from fieldapi.fieldwork import service as fieldwork
+from fieldapi.fieldwork.policy import Policy
+from fieldapi.fieldwork.resubmission import resubmit
 from fieldapi.fieldwork.schemas import ResubmitSchema
 from fieldapi.review import inbox, service
 from fieldapi.review.schemas import (
@@ -100,13 +101,13 @@ class Resubmit(MethodView):
         """Send returned work back into review, amended (note, description or photos),
         starting again at its route's first stage. If-Match: the submission's ETag."""
         db = database.session()
-        outcome = fieldwork.resubmit(
+        outcome = resubmit(
             db=db,
             actor=actor(),
             submission_id=submission_id,
             data=body,
             if_match=request.headers.get("If-Match"),
-            policy=fieldwork.Policy.current(),
+            policy=Policy.current(),
         )
         submission = service.get_submission(db=db, actor=actor(), submission_id=submission_id)
         return with_etag(

@@ -11,6 +11,7 @@ from isal import isal_zlib
 from fieldapi.auth.guard import actor
 from fieldapi.core import db as database
 from fieldapi.core.permissions import requires
+from fieldapi.ops import metrics
 from fieldapi.sync import service
 from fieldapi.sync.encoding import JSON_OPTIONS, as_json_list
 from fieldapi.sync.schemas import SyncArgsSchema, SyncPageSchema
@@ -80,4 +81,5 @@ class Sync(MethodView):
             limit=args["limit"],
             notice_days=settings.self_check_notice_days,
         )
+        metrics.sync_page(cursor=args["cursor"] is not None)
         return _answer(page)

@@ -30,6 +30,7 @@ FIXED_PATHS = {
     "/api/v1/inbox": {"get"},
     "/health": {"get"},
     "/ready": {"get"},
+    "/metrics": {"get"},
 }
 
 

@@ -12,8 +12,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import ExifTags, Image, ImageCms, ImageDraw, ImageFile
 
-from fieldapi.photos import imaging
-from fieldapi.photos.imaging import Derivative, Facts, ImageRejected
+from fieldapi.photos.imaging import decoding, trailing_data
+from fieldapi.photos.imaging.derivatives import Derivative
+from fieldapi.photos.imaging.derivatives import derivatives as make_derivatives
+from fieldapi.photos.imaging.facts import Facts
+from fieldapi.photos.imaging.facts import inspect as inspect_stream
+from fieldapi.photos.imaging.perceptual_hash import hamming
+from fieldapi.photos.imaging.rejections import ImageRejected
 from tests.photos import images
 from tests.photos.images import MAKERS, Rational, dms
 
@@ -30,11 +35,11 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def inspect(data: bytes, **kwargs) -> Facts:
-    return imaging.inspect(io.BytesIO(data), **kwargs)
+    return inspect_stream(io.BytesIO(data), **kwargs)
 
 
 def derivatives(data: bytes, **kwargs) -> tuple[Derivative, Derivative]:
-    return imaging.derivatives(io.BytesIO(data), **kwargs)
+    return make_derivatives(io.BytesIO(data), **kwargs)
 
 
 def refusal(call, data: bytes, **kwargs) -> ImageRejected:
@@ -177,7 +182,7 @@ def test_jpeg_encodings_cameras_use_are_accepted(params):
 
 @pytest.mark.parametrize("chunk", [2, 3, 7])
 def test_end_of_a_jpeg_is_found_wherever_reads_split_it(chunk, monkeypatch):
-    monkeypatch.setattr(imaging, "_CHUNK", chunk)
+    monkeypatch.setattr(trailing_data, "_CHUNK", chunk)
     params = {"progressive": True, "restart_marker_blocks": 1}
     data = images.encode(images.picture(96, 64, seed=7), "JPEG", **params)
 
@@ -367,7 +372,7 @@ class RecordingStream(io.BytesIO):
         return data
 
 
-@pytest.mark.parametrize("call", [imaging.inspect, imaging.derivatives])
+@pytest.mark.parametrize("call", [inspect_stream, make_derivatives])
 def test_jpeg_and_png_originals_are_streamed_in_blocks(call, twelve_megapixels):
     for data in (twelve_megapixels, images.png(1200, 900)):
         stream = RecordingStream(data)
@@ -567,7 +572,7 @@ def test_pixel_limit_is_judged_before_decoding(width, height, make, decoded_size
 
 
 def test_pixel_limit_is_inclusive(monkeypatch):
-    monkeypatch.setattr(imaging, "MAX_PIXELS", 640 * 480)
+    monkeypatch.setattr(decoding, "MAX_PIXELS", 640 * 480)
 
     assert inspect(images.jpeg(640, 480)).width == 640
     assert refusal(inspect, images.jpeg(641, 480)).reason == "too-many-pixels"
@@ -618,9 +623,7 @@ def test_near_identical_copies_hash_within_six_bits():
         ),
     }
 
-    distances = {
-        name: imaging.hamming(reference, inspect(data).phash) for name, data in copies.items()
-    }
+    distances = {name: hamming(reference, inspect(data).phash) for name, data in copies.items()}
 
     assert max(distances.values()) <= 6, distances
 
@@ -628,7 +631,7 @@ def test_near_identical_copies_hash_within_six_bits():
 def test_different_scenes_hash_more_than_twelve_bits_apart():
     hashes = [inspect(images.jpeg(640, 480, seed=seed)).phash for seed in range(8)]
 
-    distances = [imaging.hamming(a, b) for i, a in enumerate(hashes) for b in hashes[i + 1 :]]
+    distances = [hamming(a, b) for i, a in enumerate(hashes) for b in hashes[i + 1 :]]
 
     assert min(distances) > 12, distances
 
@@ -657,12 +660,12 @@ def test_phash_equals_imagehash_phash(shapes, expected):
 
 
 def test_hamming_counts_differing_bits():
-    assert imaging.hamming("0000000000000000", "ffffffffffffffff") == 64
-    assert imaging.hamming("00000000000000f0", "0000000000000010") == 3
-    assert imaging.hamming("ABCDEF0123456789", "abcdef0123456789") == 0
+    assert hamming("0000000000000000", "ffffffffffffffff") == 64
+    assert hamming("00000000000000f0", "0000000000000010") == 3
+    assert hamming("ABCDEF0123456789", "abcdef0123456789") == 0
 
 
 @pytest.mark.parametrize("bad", ["", "abc", "0x00000000000000", "ghijklmnopqrstuv", "0" * 17])
 def test_hamming_refuses_what_is_not_a_phash(bad):
     with pytest.raises(ValueError, match="16 hexadecimal"):
-        imaging.hamming(bad, "0" * 16)
+        hamming(bad, "0" * 16)

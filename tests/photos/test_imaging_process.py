@@ -8,22 +8,27 @@ import random
 import pytest
 from PIL import Image, ImageCms, ImageFile
 
-from fieldapi.photos import imaging
-from fieldapi.photos.imaging import Derivative, Facts, ImageRejected
+from fieldapi.photos.imaging import single_decode
+from fieldapi.photos.imaging.derivatives import Derivative
+from fieldapi.photos.imaging.derivatives import derivatives as make_derivatives
+from fieldapi.photos.imaging.facts import Facts
+from fieldapi.photos.imaging.facts import inspect as inspect_stream
+from fieldapi.photos.imaging.perceptual_hash import hamming
+from fieldapi.photos.imaging.rejections import ImageRejected
 from tests.photos import images
 from tests.photos.test_imaging import CONTENT_TYPES, FORMATS, HOSTILE, SITE, TAKEN
 
 
 def process(data: bytes, **kwargs) -> tuple[Facts, Derivative, Derivative]:
-    return imaging.process(io.BytesIO(data), **kwargs)
+    return single_decode.process(io.BytesIO(data), **kwargs)
 
 
 def inspect(data: bytes, **kwargs) -> Facts:
-    return imaging.inspect(io.BytesIO(data), **kwargs)
+    return inspect_stream(io.BytesIO(data), **kwargs)
 
 
 def derivatives(data: bytes, **kwargs) -> tuple[Derivative, Derivative]:
-    return imaging.derivatives(io.BytesIO(data), **kwargs)
+    return make_derivatives(io.BytesIO(data), **kwargs)
 
 
 def verdict(call, data: bytes) -> str:
@@ -202,7 +207,7 @@ def test_reduced_scale_phash_matches_the_full_decode():
 
         facts, _, _ = process(data)
 
-        assert imaging.hamming(facts.phash, inspect(data).phash) <= 2
+        assert hamming(facts.phash, inspect(data).phash) <= 2
 
 
 # A reduced-scale decode still reads the whole file
@@ -270,6 +275,6 @@ def test_large_jpeg_is_streamed_in_blocks(phone_photo):
             return data
 
     stream = RecordingStream(phone_photo)
-    imaging.process(stream)
+    single_decode.process(stream)
 
     assert stream.largest_read <= 64 * 1024

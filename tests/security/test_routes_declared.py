@@ -18,13 +18,14 @@ from fieldapi.core.permissions import (
     REFRESH,
     ROLE_VERBS,
     ROLES,
+    SCRAPER,
     declared_verb,
     public,
     requires,
 )
 
 ROUTING_METHODS = {"HEAD", "OPTIONS"}  # answered by Flask from the GET handler, or by itself
-SPECIAL_VERBS = {PUBLIC, AUTHENTICATED, REFRESH}
+SPECIAL_VERBS = {PUBLIC, AUTHENTICATED, REFRESH, SCRAPER}
 
 # The only routes anyone may call without signing in. Adding one is a decision, made here.
 PUBLIC_ROUTES = {
@@ -36,6 +37,10 @@ PUBLIC_ROUTES = {
     # Display images and thumbnails by signed, expiring link (the local store's presigned GET).
     ("GET", "/api/v1/photos/<uuid:photo_id>/<any(display, thumbnail):variant>"),
 }
+
+
+# Routes for operations tooling rather than users: the metrics token, or loopback.
+SCRAPER_ROUTES = {("GET", "/metrics")}
 
 
 def routes(app):
@@ -93,6 +98,15 @@ def test_public_routes_are_exactly_the_allow_list(migrated):
         if declared_verb(migrated, rule.endpoint, method) == PUBLIC
     }
     assert public_routes == PUBLIC_ROUTES
+
+
+def test_scraper_routes_are_exactly_the_allow_list(migrated):
+    scraper_routes = {
+        (method, rule.rule)
+        for method, rule in routes(migrated)
+        if declared_verb(migrated, rule.endpoint, method) == SCRAPER
+    }
+    assert scraper_routes == SCRAPER_ROUTES
 
 
 def test_options_is_answered_by_flask_never_by_a_view(migrated):
