@@ -26,6 +26,7 @@ from fieldapi.fieldwork import service as fieldwork
 from fieldapi.fieldwork.models import Hazard
 from fieldapi.photos import service as photos
 from fieldapi.review import service as review
+from fieldapi.review.present import submission_etag
 from fieldapi.users.models import User
 from storage import BlobStore
 
@@ -137,7 +138,7 @@ class FieldDay:
             decision=decision,
             reason=reason,
             items=[],
-            if_match=review.submission_etag(submission),
+            if_match=submission_etag(submission),
             stage_hours=self.policy.stage_hours,
         )
 
