@@ -31,8 +31,6 @@ from fieldapi.fieldwork.models import InspectionResult
 from fieldapi.review.models import STAGE_ROLE, Submission
 from fieldapi.review.present import submission_etag
 from fieldapi.review.routing import FULL_ROUTE, Facts, choose_route
-from fieldapi.review.routing import worst as worst  # fieldwork.service calls review.worst
-from fieldapi.review.workflow import on_transition as on_transition  # and review.on_transition
 from fieldapi.review.workflow import transition
 
 # ---------------------------------------------------------------- reading
