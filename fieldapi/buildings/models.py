@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import CheckConstraint, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from fieldapi.core import scope
 from fieldapi.core.db import Base, Timestamps, UUIDPrimaryKey, utcnow
 
 USE_TYPES = (
@@ -170,9 +169,6 @@ class BuildingChange(UUIDPrimaryKey, Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     action: Mapped[str] = mapped_column(String(16))  # created | updated
     changes: Mapped[dict[str, Any]] = mapped_column()
-
-
-scope.register(Building, lambda actor: scope.building_clause(actor, Building.id, Building.grid_id))
 
 
 class BuildingFile(Base):

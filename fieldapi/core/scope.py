@@ -7,8 +7,10 @@ object out of scope is simply not found (404), and never appears in a list.
 - ``building_manager`` sees the buildings assigned to them;
 - every other role sees the grids under the area nodes assigned to them.
 
-A model joins the scope by registering how to reach its building or its area
-(``register``); an unregistered model is visible to nobody but admins.
+Scope is defined over areas, the users' assignments and buildings, so this module imports
+those three models (which import nothing of it) and states their rules itself. Every other
+model joins the scope by registering how to reach its building or its area (``register``);
+an unregistered model is visible to nobody but admins.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, Uuid, bindparam, exists, false, or_, select, true
 
 from fieldapi.areas.models import Area
+from fieldapi.buildings.models import Building
 from fieldapi.users.models import UserArea, UserBuilding
 
 AREA_ROLES = frozenset({"grid_staff", "officer", "fire_office", "fire_police"})
@@ -86,8 +89,6 @@ def area_clause(actor: Actor) -> ColumnElement[bool]:
             .where(UserArea.user_id == actor.user_id)
         )
     elif actor.role == "building_manager":
-        from fieldapi.buildings.models import Building
-
         anchors = (
             select(anchor.path)
             .join(Building, Building.grid_id == anchor.id)
@@ -125,14 +126,13 @@ def register_building_child(model: type) -> None:
     """A model with a ``building_id`` is visible where its building is."""
 
     def clause(actor: Actor) -> ColumnElement[bool]:
-        from fieldapi.buildings.models import Building
-
         return model.building_id.in_(select(Building.id).where(where(actor, Building)))
 
     register(model, clause)
 
 
 register(Area, area_clause)
+register(Building, lambda actor: building_clause(actor, Building.id, Building.grid_id))
 
 # Hot reads build their statement once per role, the actor's id left as a parameter, and
 # run it with each actor's id: the same scope rules, without assembling the SQL anew on

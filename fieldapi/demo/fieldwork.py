@@ -31,6 +31,7 @@ from fieldapi.fieldwork.rectifications import rectify
 from fieldapi.fieldwork.risk import refresh_risk
 from fieldapi.photos import uploads, verification
 from fieldapi.review import service as review
+from fieldapi.review.present import submission_etag
 from fieldapi.users.models import User
 from storage import BlobStore
 
@@ -142,7 +143,7 @@ class FieldDay:
             decision=decision,
             reason=reason,
             items=[],
-            if_match=review.submission_etag(submission),
+            if_match=submission_etag(submission),
             stage_hours=self.policy.stage_hours,
         )
 

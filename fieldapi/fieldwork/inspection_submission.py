@@ -24,6 +24,7 @@ from fieldapi.fieldwork.photo_waits import stop_waiting, unverified, wait_for
 from fieldapi.fieldwork.policy import Policy
 from fieldapi.fieldwork.records import Outcome, locked_subject
 from fieldapi.fieldwork.risk import refresh_risk
+from fieldapi.review import routing, workflow
 from fieldapi.review import service as review
 from fieldapi.review.models import Submission, SubmissionEvent
 
@@ -99,7 +100,7 @@ def finish_inspection(
             subject_type="inspection",
             inspection_kind=inspection.kind,
             failed_items=len(failed),
-            severity=review.worst([by_code[r.code].severity for r in failed]),
+            severity=routing.worst([by_code[r.code].severity for r in failed]),
         ),
         stage_hours=policy.stage_hours,
     )
@@ -149,4 +150,4 @@ def _inspection_closed(db: Session, submission: Submission, event: SubmissionEve
         )
 
 
-review.on_transition("inspection", _inspection_closed)
+workflow.on_transition("inspection", _inspection_closed)

@@ -21,6 +21,7 @@ from fieldapi.fieldwork.policy import Policy
 from fieldapi.fieldwork.records import Outcome, audit_event, audit_safe, locked_hazard, same_content
 from fieldapi.fieldwork.risk import refresh_risk
 from fieldapi.review import service as review
+from fieldapi.review import workflow
 from fieldapi.review.models import Submission, SubmissionEvent
 
 
@@ -156,4 +157,4 @@ def _rectification_moved(db: Session, submission: Submission, event: SubmissionE
     refresh_risk(db, hazard.building_id)
 
 
-review.on_transition("rectification", _rectification_moved)
+workflow.on_transition("rectification", _rectification_moved)

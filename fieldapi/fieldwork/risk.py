@@ -11,7 +11,7 @@ from fieldapi.buildings import service as buildings
 from fieldapi.buildings.models import Building
 from fieldapi.core.db import utcnow
 from fieldapi.fieldwork.models import Hazard
-from fieldapi.review import service as review
+from fieldapi.review import routing
 
 RISK_BY_SEVERITY = {None: "low", "minor": "medium", "major": "high", "critical": "critical"}
 RISK_ORDER = ("low", "medium", "high", "critical")
@@ -25,7 +25,7 @@ def refresh_risk(db: Session, building_id: uuid.UUID) -> None:
             Hazard.building_id == building_id, Hazard.status.in_(("open", "rectifying"))
         )
     ).all()
-    worst = review.worst([severity for severity, _due in live])
+    worst = routing.worst([severity for severity, _due in live])
     level = RISK_BY_SEVERITY[worst]
     now = utcnow()
     if any(due is not None and due < now for _severity, due in live):

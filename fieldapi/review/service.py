@@ -1,4 +1,4 @@
-"""The review chain.
+"""The review chain: reading submissions, submitting, resubmitting and deciding.
 
 A submission moves ``grid_review → office_review → police_review → closed``, or through the
 subset of those stages its route names. The route is chosen by the routing rule table when
@@ -15,83 +15,23 @@ rectification) follows through the hooks its module registers.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fieldapi.audit import service as audit
 from fieldapi.core import scope
 from fieldapi.core.db import for_update, utcnow
-from fieldapi.core.etag import make_etag, require_match
+from fieldapi.core.etag import require_match
 from fieldapi.core.pagination import paginate
 from fieldapi.core.problems import Conflict, Forbidden, NotFound, ValidationFailed
 from fieldapi.core.scope import Actor
-from fieldapi.fieldwork.models import SEVERITY_RANK, InspectionResult
-from fieldapi.review.models import (
-    REVIEW_STAGES,
-    STAGE_ROLE,
-    RoutingRule,
-    Submission,
-    SubmissionEvent,
-)
-
-FULL_ROUTE = list(REVIEW_STAGES)
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What routing looks at: what is submitted, and how serious it is."""
-
-    subject_type: str
-    inspection_kind: str | None = None
-    failed_items: int = 0
-    severity: str | None = None  # the most serious severity involved, if any
-
-
-# subject type -> hook(db, submission, event): keeps the subject in step with its submission.
-_HOOKS: dict[str, Callable[[Session, Submission, SubmissionEvent], None]] = {}
-
-
-def on_transition(subject_type: str, hook: Callable[[Session, Submission, SubmissionEvent], None]):
-    _HOOKS[subject_type] = hook
-
-
-def submission_etag(submission: Submission) -> str:
-    return make_etag("submission", submission.id, submission.version)
-
-
-# ---------------------------------------------------------------- routing
-
-
-def rules(db: Session) -> list[RoutingRule]:
-    return list(db.scalars(select(RoutingRule).order_by(RoutingRule.position)))
-
-
-def _matches(rule: RoutingRule, facts: Facts) -> bool:
-    if rule.subject_type is not None and rule.subject_type != facts.subject_type:
-        return False
-    if rule.inspection_kind is not None and rule.inspection_kind != facts.inspection_kind:
-        return False
-    if rule.has_failed_items is not None and rule.has_failed_items != (facts.failed_items > 0):
-        return False
-    return rule.severities is None or facts.severity in rule.severities
-
-
-def choose_route(db: Session, facts: Facts) -> tuple[list[str], RoutingRule | None]:
-    """The stages of the first matching rule; the whole chain when no rule matches."""
-    for rule in rules(db):
-        if _matches(rule, facts):
-            return list(rule.stages), rule
-    return list(FULL_ROUTE), None
-
-
-def worst(severities: list[str]) -> str | None:
-    return max(severities, key=SEVERITY_RANK.__getitem__) if severities else None
-
+from fieldapi.fieldwork.models import InspectionResult
+from fieldapi.review.models import STAGE_ROLE, Submission
+from fieldapi.review.present import submission_etag
+from fieldapi.review.routing import FULL_ROUTE, Facts, choose_route
+from fieldapi.review.workflow import transition
 
 # ---------------------------------------------------------------- reading
 
@@ -156,117 +96,7 @@ def list_submissions(
     )
 
 
-def time_in_stages(submission: Submission, now: datetime | None = None) -> dict[str, float]:
-    """Seconds spent at each stage so far, summed over every visit."""
-    now = now or utcnow()
-    spent: dict[str, float] = {}
-    events = submission.events
-    for event, following in zip(events, [*events[1:], None], strict=True):
-        until = following.at if following is not None else now
-        if event.to_stage == "closed" and following is None:
-            continue
-        spent[event.to_stage] = spent.get(event.to_stage, 0.0) + (until - event.at).total_seconds()
-    return spent
-
-
-def present(submission: Submission) -> dict[str, Any]:
-    return {
-        "id": submission.id,
-        "subject": {"type": submission.subject_type, "id": submission.subject_id},
-        "building_id": submission.building_id,
-        "submitter_id": submission.submitter_id,
-        "stage": submission.stage,
-        "route": submission.route,
-        "escalated": submission.escalated,
-        "submitted_at": submission.submitted_at,
-        "stage_entered_at": submission.stage_entered_at,
-        "due_at": submission.stage_due_at,
-        "overdue": submission.stage_due_at is not None and submission.stage_due_at < utcnow(),
-        "closed_at": submission.closed_at,
-        "version": submission.version,
-        "time_in_stages": time_in_stages(submission),
-        "history": [
-            {
-                "seq": e.seq,
-                "decision": e.decision,
-                "stage": e.from_stage,
-                "to_stage": e.to_stage,
-                "actor_id": e.actor_id,
-                "actor_role": e.actor_role,
-                "reason": e.reason,
-                "items": e.items,
-                "version": e.version,
-                "at": e.at,
-            }
-            for e in submission.events
-        ],
-    }
-
-
-# ---------------------------------------------------------------- transitions
-
-
-def _enter(submission: Submission, stage: str, now: datetime, stage_hours: int) -> None:
-    submission.stage = stage
-    submission.stage_entered_at = now
-    if stage in REVIEW_STAGES:
-        submission.stage_due_at = now + timedelta(hours=stage_hours)
-    else:
-        submission.stage_due_at = None
-    submission.closed_at = now if stage == "closed" else None
-
-
-def _transition(
-    db: Session,
-    submission: Submission,
-    *,
-    actor: Actor,
-    decision: str,
-    to_stage: str,
-    now: datetime,
-    stage_hours: int,
-    decided_on: int,
-    reason: str | None = None,
-    items: list[str] | None = None,
-) -> SubmissionEvent:
-    """Record one transition. ``decided_on`` is the version the actor acted on (0 for the
-    first submit), taken before anything changed."""
-    event = SubmissionEvent(
-        seq=len(submission.events) + 1,
-        decision=decision,
-        from_stage=submission.stage if submission.events else None,
-        to_stage=to_stage,
-        actor_id=actor.user_id,
-        actor_role=actor.role,
-        reason=reason,
-        items=list(items or []),
-        version=decided_on,
-        at=now,
-    )
-    submission.events.append(event)
-    _enter(submission, to_stage, now, stage_hours)
-    db.flush()
-    audit.record(
-        db,
-        actor=actor,
-        action=f"submission.{decision}",
-        object_type="submission",
-        object_id=submission.id,
-        building_id=submission.building_id,
-        details={
-            "subject": [submission.subject_type, str(submission.subject_id)],
-            "from": event.from_stage,
-            "to": to_stage,
-            "reason": reason,
-            "items": event.items,
-            "version": event.version,
-            "route": submission.route,
-        },
-    )
-    hook = _HOOKS.get(submission.subject_type)
-    if hook is not None:
-        hook(db, submission, event)
-    return event
+# ---------------------------------------------------------------- submitting and deciding
 
 
 def _route(db: Session, submission: Submission, facts: Facts) -> None:
@@ -314,7 +144,7 @@ def submit(
     with db.no_autoflush:  # one write of the submission, one new version
         _route(db, submission, facts)
     first = submission.route[0] if submission.route else "closed"
-    _transition(
+    transition(
         db,
         submission,
         actor=actor,
@@ -395,7 +225,7 @@ def decide(
         to_stage = "returned"
         if decision == "reopen":
             submission.escalated = True
-    _transition(
+    transition(
         db,
         submission,
         actor=actor,
@@ -408,52 +238,3 @@ def decide(
         items=items,
     )
     return submission
-
-
-# ---------------------------------------------------------------- the routing table
-
-RULE_FIELDS = (
-    "subject_type",
-    "inspection_kind",
-    "has_failed_items",
-    "severities",
-    "stages",
-    "description",
-)
-
-
-def present_rule(rule: RoutingRule) -> dict[str, Any]:
-    return {"id": rule.id, "position": rule.position, **{f: getattr(rule, f) for f in RULE_FIELDS}}
-
-
-def rules_etag(table: list[RoutingRule]) -> str:
-    content = [[str(r.id), *(getattr(r, f) for f in RULE_FIELDS)] for r in table]
-    return make_etag("routing_rules", audit.digest_of(content), len(table))
-
-
-def replace_rules(
-    *, db: Session, actor: Actor, data: list[dict[str, Any]], if_match: str | None
-) -> list[RoutingRule]:
-    """Replace the whole table at once, in the order given (If-Match on the table)."""
-    current = rules(db)
-    require_match(if_match, rules_etag(current))
-    for rule in current:
-        db.delete(rule)
-    db.flush()
-    table = [
-        RoutingRule(id=uuid.uuid4(), position=position, **{f: row.get(f) for f in RULE_FIELDS})
-        for position, row in enumerate(data, start=1)
-    ]
-    for rule in table:
-        rule.description = rule.description or ""
-        db.add(rule)
-    db.flush()
-    audit.record(
-        db,
-        actor=actor,
-        action="routing.update",
-        object_type="routing_rules",
-        object_id="table",
-        details={"rules": [present_rule(r) | {"id": str(r.id)} for r in table]},
-    )
-    return table

@@ -14,7 +14,8 @@ from fieldapi.core.permissions import requires
 from fieldapi.fieldwork.policy import Policy
 from fieldapi.fieldwork.resubmission import resubmit
 from fieldapi.fieldwork.schemas import ResubmitSchema
-from fieldapi.review import inbox, service
+from fieldapi.review import inbox, routing, service
+from fieldapi.review.present import present, submission_etag
 from fieldapi.review.schemas import (
     DecisionSchema,
     InboxPageSchema,
@@ -46,7 +47,7 @@ class Submissions(MethodView):
             limit=args["limit"],
             cursor=args["cursor"],
         )
-        return {"items": [service.present(s) for s in items], "next_cursor": next_cursor}
+        return {"items": [present(s) for s in items], "next_cursor": next_cursor}
 
 
 @blp.route("/submissions/<uuid:submission_id>")
@@ -59,7 +60,7 @@ class SubmissionItem(MethodView):
         submission = service.get_submission(
             db=database.session(), actor=actor(), submission_id=submission_id
         )
-        return conditional(service.present(submission), service.submission_etag(submission))
+        return conditional(present(submission), submission_etag(submission))
 
 
 @blp.route("/submissions/<uuid:submission_id>/decisions")
@@ -84,7 +85,7 @@ class Decisions(MethodView):
             if_match=request.headers.get("If-Match"),
             stage_hours=_stage_hours(),
         )
-        return with_etag(service.present(submission), service.submission_etag(submission))
+        return with_etag(present(submission), submission_etag(submission))
 
 
 @blp.route("/submissions/<uuid:submission_id>/resubmit")
@@ -111,8 +112,8 @@ class Resubmit(MethodView):
         )
         submission = service.get_submission(db=db, actor=actor(), submission_id=submission_id)
         return with_etag(
-            service.present(submission),
-            service.submission_etag(submission),
+            present(submission),
+            submission_etag(submission),
             202 if outcome.waiting_for else 200,
         )
 
@@ -142,9 +143,9 @@ class RoutingRules(MethodView):
     @blp.response(200, RoutingTableSchema)
     def get(self):
         """The routing table: the first rule that matches a submission names its stages."""
-        table = service.rules(database.session())
+        table = routing.rules(database.session())
         return with_etag(
-            {"rules": [service.present_rule(r) for r in table]}, service.rules_etag(table)
+            {"rules": [routing.present_rule(r) for r in table]}, routing.rules_etag(table)
         )
 
     @requires("routing.write")
@@ -155,12 +156,12 @@ class RoutingRules(MethodView):
     def put(self, body):
         """Replace the routing table (If-Match). Submissions already in review keep their
         route; the new table routes what is submitted from now on."""
-        table = service.replace_rules(
+        table = routing.replace_rules(
             db=database.session(),
             actor=actor(),
             data=body["rules"],
             if_match=request.headers.get("If-Match"),
         )
         return with_etag(
-            {"rules": [service.present_rule(r) for r in table]}, service.rules_etag(table)
+            {"rules": [routing.present_rule(r) for r in table]}, routing.rules_etag(table)
         )

@@ -48,6 +48,7 @@ from fieldapi.review.models import (
     Submission,
     SubmissionEvent,
 )
+from fieldapi.review.present import submission_etag
 from fieldapi.users.models import User
 from fieldapi.users.service import create_user
 from tests.conftest import BACKEND
@@ -499,7 +500,7 @@ def decide(ctx: Ctx, submission_id: uuid.UUID, decision: str, reason: str | None
             decision=decision,
             reason=reason,
             items=[],
-            if_match=review.submission_etag(current),
+            if_match=submission_etag(current),
             stage_hours=policy(ctx).stage_hours,
         )
         stage = decided.stage
