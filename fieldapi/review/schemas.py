@@ -124,6 +124,8 @@ class RoutingTableSchema(Schema):
 
 
 class InboxItemSchema(Schema):
+    """What waits, by its ids and times (as sync sends the inbox)."""
+
     kind = fields.String(validate=validate.OneOf(KINDS))
     id = fields.UUID()
     submission_id = fields.UUID(allow_none=True)
@@ -135,5 +137,50 @@ class InboxItemSchema(Schema):
     overdue = fields.Boolean()
 
 
+class InboxBuildingSchema(Schema):
+    id = fields.UUID()
+    code = fields.String()
+    name = fields.String()
+    address = fields.String()
+
+
+class InboxListItemSchema(InboxItemSchema):
+    """What waits, with what a list shows of it: no other request is needed to show a row."""
+
+    building = fields.Nested(InboxBuildingSchema, metadata={"description": "Where it waits."})
+    subject = fields.Nested(
+        SubjectSchema,
+        allow_none=True,
+        metadata={
+            "description": "What is reviewed, returned or due: the submission's subject, or "
+            "the hazard due; null for a self-check due."
+        },
+    )
+    hours_waiting = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "Reviews and returned work: hours since the submission entered "
+            "its current stage, to a tenth; null otherwise."
+        },
+    )
+    severity = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(SEVERITIES),
+        metadata={
+            "description": "The severity of the hazard the item is about: the hazard due, or "
+            "the hazard reported or rectified by the submission in review or returned; null "
+            "for inspections and self-checks."
+        },
+    )
+    title = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "A short title of that hazard, in Chinese: the label of the "
+            "checklist item that failed, or the first line of the reporter's description cut "
+            "to 40 characters, phone and identity numbers masked with *; null when severity is."
+        },
+    )
+
+
 class InboxPageSchema(PageSchema):
-    items = fields.List(fields.Nested(InboxItemSchema))
+    items = fields.List(fields.Nested(InboxListItemSchema))

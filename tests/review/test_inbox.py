@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -11,9 +10,9 @@ import pytest
 from sqlalchemy import update
 
 from fieldapi.buildings.models import Building
+from fieldapi.checklists.defaults import DEFAULT_ITEMS
 from fieldapi.fieldwork.models import Hazard
 from fieldapi.review.models import Submission
-from tests.fieldwork.conftest import assert_problem
 
 
 def inbox_page(client, as_user, who, **params):
@@ -271,88 +270,90 @@ def test_reviewers_see_only_overdue_hazards(field, db, world):
     assert hazards("police1") == set()
 
 
-# ---------------------------------------------------------------- order and pages
+# ---------------------------------------------------------------- what a row shows
+
+LABEL_ZH = {item["code"]: item["label"]["zh"] for item in DEFAULT_ITEMS}
 
 
-def arrange_a_full_inbox(field, db, world) -> None:
-    """gw1: reviews, a returned report of its own, an overdue self-check, overdue hazards."""
-    field.submitted("mgr1")
-    first = hazard_submission(field, "B1")
-    second = hazard_submission(field, "B1", severity="minor")
-    own = field.report("gw1", "B1", "major").get_json()["submission_id"]
-    peer = grid_worker(field.client, field.as_user, world, "gw1peer", ["G1"])
-    assert field.decide(peer, own, "return", reason="Reported twice").status_code == 200
-    set_self_check_due(db, world, "B1", now() - timedelta(days=2))
-    set_hazard_due(db, first["id"], now() - timedelta(days=1))
-    set_hazard_due(db, second["id"], now() - timedelta(hours=3))
+def building_of(db, world, name) -> dict:
+    b = db.get(Building, world.buildings[name])
+    return {"id": str(b.id), "code": b.code, "name": b.name, "address": b.address}
 
 
-def when(item) -> datetime:
-    return parse(item["due_at"] or item["since"])
+def test_each_item_names_its_building(field, db, world):
+    b1 = hazard_submission(field, "B1")["id"]
+    b2 = hazard_submission(field, "B2")["id"]
+    set_hazard_due(db, b1, now() - timedelta(hours=1))
+    set_hazard_due(db, b2, now() - timedelta(hours=2))
+    set_self_check_due(db, world, "B1", now() - timedelta(days=1))
+    shown = {i["id"]: i["building"] for i in field.inbox("officer1")}
+    assert shown[b1] == building_of(db, world, "B1") | {"code": "FT-B1"}
+    assert shown[b2] == building_of(db, world, "B2") | {"code": "FT-B2"}
+    for item in field.inbox("gw1"):  # reviews, the self-check, the hazard: all of B1
+        assert item["building"] == building_of(db, world, "B1"), item["kind"]
+        assert item["building"]["id"] == item["building_id"]
 
 
-def test_items_are_ordered_soonest_due_first(field, db, world):
-    arrange_a_full_inbox(field, db, world)
-    items = field.inbox("gw1")
-    assert {i["kind"] for i in items} == {"review", "returned", "self_check_due", "hazard_due"}
-    times = [when(i) for i in items]
-    assert times == sorted(times)
-    assert items[0]["kind"] == "self_check_due"
+def test_hours_waiting_count_from_when_the_stage_began(field, db):
+    sid = field.submitted("mgr1")["submission_id"]
+    entered = now() - timedelta(hours=30, minutes=12)
+    db.execute(
+        update(Submission).where(Submission.id == uuid.UUID(sid)).values(stage_entered_at=entered)
+    )
+    db.commit()
+    (item,) = kinds_of(field.inbox("gw1"), "review")
+    assert item["hours_waiting"] == pytest.approx(30.2, abs=0.051)
+    assert abs(parse(item["since"]) - entered) < timedelta(seconds=1)
+    assert field.decide("gw1", sid, "return", reason="Photo unclear").status_code == 200
+    (returned,) = kinds_of(field.inbox("mgr1"), "returned")
+    assert returned["hours_waiting"] == pytest.approx(0.0, abs=0.051)  # returned just now
+    for item in kinds_of(field.inbox("mgr1"), "hazard_due"):
+        assert item["hours_waiting"] is None
 
 
-def test_every_overdue_flag_matches_its_due_time(field, db, world):
-    arrange_a_full_inbox(field, db, world)
-    seen = set()
-    for who in ("gw1", "mgr1", "officer1", "office1"):
-        for item in field.inbox(who):
-            due = item["due_at"]
-            expected = due is not None and parse(due) < now()
-            assert item["overdue"] is expected, item
-            seen.add(item["overdue"])
-    assert seen == {True, False}
+def test_a_failed_item_is_titled_by_its_checklist_label(field):
+    answer = field.submitted("mgr1", failed=("EXT-01", "EVAC-01"))
+    hazards = {i["hazard_id"]: i for i in kinds_of(field.inbox("mgr1"), "hazard_due")}
+    shown = {(i["severity"], i["title"]) for i in hazards.values()}
+    assert shown == {("major", LABEL_ZH["EXT-01"]), ("critical", LABEL_ZH["EVAC-01"])}
+    for hazard_id, item in hazards.items():
+        assert item["subject"] == {"type": "hazard", "id": hazard_id}
+        assert "found failing" not in item["title"]  # the inspector's note stays out
+    (review,) = kinds_of(field.inbox("gw1"), "review")
+    assert review["subject"] == {"type": "inspection", "id": answer["id"]}
+    assert review["severity"] is None
+    assert review["title"] is None
 
 
-def test_pages_of_one_walk_every_item_once(field, client, as_user, db, world):
-    arrange_a_full_inbox(field, db, world)
-    everything = inbox_page(client, as_user, "gw1")
-    assert everything["next_cursor"] is None
-    walked, cursor = [], None
-    for _ in range(50):
-        params = {"limit": 1, **({"cursor": cursor} if cursor else {})}
-        page = inbox_page(client, as_user, "gw1", **params)
-        assert len(page["items"]) <= 1
-        walked.extend(page["items"])
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
-    else:
-        raise AssertionError("the pages never ended")
-    keys = [(i["kind"], i["id"]) for i in walked]
-    assert len(keys) == len(set(keys))
-    assert walked == everything["items"]
-    assert len(walked) >= 6
+def test_a_reported_hazard_is_titled_by_its_description_without_numbers(field):
+    description = (
+        "楼道电动车充电，住户电话 138 0013 8000，身份证 44030419900101123X，"
+        "插线板放在纸箱上，旁边堆满杂物和旧家具，夜间无人看管\n第二行不显示"
+    )
+    answer = field.report("officer1", "B1", "critical", description=description).get_json()
+    (item,) = kinds_of(field.inbox("mgr1"), "hazard_due")
+    assert item["hazard_id"] == answer["id"]
+    assert item["severity"] == "critical"
+    title = item["title"]
+    assert len(title) == 40
+    assert title.endswith("…")
+    assert title.startswith("楼道电动车充电，住户电话 ****")
+    assert "身份证 ****" in title
+    assert not re.search(r"\d", title)
+    # Its review shows the same hazard to the grid worker.
+    (review,) = kinds_of(field.inbox("gw1"), "review")
+    assert review["subject"] == {"type": "hazard", "id": answer["id"]}
+    assert (review["severity"], review["title"]) == ("critical", title)
+    assert review["hazard_id"] is None  # hazard_id names a hazard due, not one in review
 
 
-@pytest.mark.parametrize(
-    "cursor",
-    [
-        "not a cursor!",
-        base64.urlsafe_b64encode(b"[1, 2, 3]").decode().rstrip("="),
-        base64.urlsafe_b64encode(json.dumps(["x"]).encode()).decode().rstrip("="),
-        base64.urlsafe_b64encode(json.dumps(["yesterday", "review", "x"]).encode()).decode(),
-        base64.urlsafe_b64encode(
-            json.dumps([now().isoformat(), "review", "not-a-uuid"]).encode()
-        ).decode(),
-    ],
-)
-def test_an_invalid_cursor_is_400(field, client, as_user, cursor):
-    response = client.get("/api/v1/inbox", query_string={"cursor": cursor}, headers=as_user("gw1"))
-    assert_problem(response, 400, "invalid-cursor")
-
-
-def test_limit_is_bounded(field, client, as_user):
-    for limit in (0, 201, "many"):
-        response = client.get(
-            "/api/v1/inbox", query_string={"limit": limit}, headers=as_user("gw1")
-        )
-        assert_problem(response, 422, "validation-failed", "/limit")
+def test_a_rectification_in_review_shows_its_hazard(field):
+    (hazard_id,) = field.submitted("mgr1", failed=("LIGHT-01",))["hazard_ids"]
+    rect = field.rectify("mgr1", hazard_id).get_json()
+    reviews = {i["subject"]["type"]: i for i in kinds_of(field.inbox("gw1"), "review")}
+    item = reviews["rectification"]
+    assert item["subject"]["id"] == rect["id"]
+    assert item["submission_id"] == rect["submission_id"]
+    assert (item["severity"], item["title"]) == ("minor", LABEL_ZH["LIGHT-01"])
+    assert item["stage"] == "grid_review"
+    assert item["hours_waiting"] == 0.0
