@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import orjson
-from flask import Response, current_app, request
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from fieldapi.auth.guard import actor
 from fieldapi.core import db as database
-from fieldapi.core.http import conditional, with_etag
+from fieldapi.core.http import conditional, json_response, with_etag
 from fieldapi.core.pagination import PageArgs
 from fieldapi.core.permissions import requires
 from fieldapi.fieldwork.policy import Policy
@@ -122,6 +121,7 @@ class Resubmit(MethodView):
 @blp.route("/inbox")
 class Inbox(MethodView):
     @requires("inbox.read")
+    @database.read_only
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, InboxPageSchema)
     def get(self, args):
@@ -137,8 +137,7 @@ class Inbox(MethodView):
             notice_days=settings.self_check_notice_days,
         )
         # Written by orjson in one pass; InboxPageSchema documents the same body.
-        body = orjson.dumps({"items": items, "next_cursor": next_cursor})
-        return Response(body, status=200, mimetype="application/json")
+        return json_response({"items": items, "next_cursor": next_cursor})
 
 
 @blp.route("/routing-rules")
