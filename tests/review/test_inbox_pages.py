@@ -153,12 +153,15 @@ def statements_of(app, client, headers, **params) -> tuple[list[str], dict]:
     def count(_conn, _cursor, statement, *_args) -> None:
         seen.append(statement)
 
-    engine = app.extensions["fieldapi.engine"]
-    event.listen(engine, "before_cursor_execute", count)
+    # Both engines: read-only requests run on the one in autocommit.
+    engines = [app.extensions[name] for name in ("fieldapi.engine", "fieldapi.read_engine")]
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
     try:
         response = client.get("/api/v1/inbox", query_string=params, headers=headers)
     finally:
-        event.remove(engine, "before_cursor_execute", count)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
     assert response.status_code == 200, response.get_json()
     return seen, response.get_json()
 
