@@ -67,7 +67,6 @@ INVALID = {
     "lat -90.5": (_set("location/lat", -90.5), "/location/lat"),
     "lon -181": (_set("location/lon", -181), "/location/lon"),
     "lat as a string": (_set("location/lat", "22.5"), "/location/lat"),
-    "lat NaN": (_set("location/lat", float("nan")), "/location/lat"),
     "location without lon": (_set("location", {"lat": 22.5}), "/location/lon"),
     "unknown use_type": (_set("use_type", "castle"), "/use_type"),
     "floors_above -1": (_set("floors_above", -1), "/floors_above"),
