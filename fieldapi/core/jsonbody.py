@@ -91,13 +91,18 @@ def _number_out_of_range() -> MalformedJson:
 
 def _nests_too_deep(data: bytes) -> bool:
     """Whether arrays and objects nest deeper than ``MAX_DEPTH``, from the bytes alone."""
-    if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
-        return False  # it cannot nest deeper than it has openers
     # Hostile nesting mostly starts at once, and a beginning nests no deeper than the whole:
-    # its first kilobytes settle it without going through the rest.
-    if len(data) > _FIRST_LOOK and _levels_exceed_bound(data[:_FIRST_LOOK]):
+    # the first kilobytes settle it without going through the rest.
+    head = data[:_FIRST_LOOK]
+    if _openers(head) > MAX_DEPTH and _levels_exceed_bound(head):
         return True
+    if len(data) <= _FIRST_LOOK or _openers(data) <= MAX_DEPTH:
+        return False  # it cannot nest deeper than it has openers
     return _levels_exceed_bound(data)
+
+
+def _openers(data: bytes) -> int:
+    return data.count(b"[") + data.count(b"{")
 
 
 def _levels_exceed_bound(data: bytes) -> bool:
