@@ -301,3 +301,19 @@ def test_a_hostile_page_cursor_is_400(client, as_user, cursor):
 def test_a_hostile_path_parameter_is_404(client, as_user, segment):
     response = client.get(f"{BUILDINGS}/{segment}", headers=as_user("admin"))
     assert_problem(response, 404, "not-found")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [nested_arrays(5_000), '{"alg": "HS256", "typ": "JWT", "n": ' + "1" * 5_000 + "}"],
+    ids=["deep", "huge number"],
+)
+def test_a_hostile_token_header_is_401(client, world, header):
+    """A token's header is JSON read before its signature is checked: it must not be a 500."""
+
+    def segment(text: str) -> str:
+        return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+    token = f"{segment(header)}.{segment('{}')}.c2lnbmF0dXJl"
+    response = client.get(BUILDINGS, headers={"Authorization": f"Bearer {token}"})
+    assert_problem(response, 401, "token-invalid")
