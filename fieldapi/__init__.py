@@ -16,6 +16,7 @@ from fieldapi.config import Settings
 from fieldapi.core import arguments
 from fieldapi.core import db as database
 from fieldapi.core.http import CookieSessions
+from fieldapi.core.jsonbody import StrictJSONProvider
 from fieldapi.core.problems import (
     PreconditionFailed,
     Problem,
@@ -112,6 +113,7 @@ def _transaction_per_request(app: Flask) -> None:
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__, static_folder=None)
+    app.json = StrictJSONProvider(app)  # every JSON body is read by one strict reader
     app.config.update(
         SECRET_KEY=settings.secret_key,
         JWT_SECRET_KEY=settings.secret_key,

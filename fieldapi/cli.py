@@ -21,11 +21,14 @@ def _engine():
 @db_cli.command("upgrade")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
-    """Apply migrations up to REVISION (default: head), then build the sync documents and
-    building files that are missing or out of date."""
+    """Apply migrations up to REVISION (default: head). At head, then publish the default
+    self-check for every use type that has no checklist template yet, and build the sync
+    documents and building files that are missing or out of date."""
     migrate.upgrade(_engine(), revision)
     click.echo(f"database at {', '.join(sorted(migrate.current_heads(_engine()))) or 'base'}")
     if revision == "head":
+        made = _publish_default_templates()
+        click.echo(f"published {made} default templates" if made else "checklist templates present")
         _fill_documents(everything=False, asked=False)
         _fill_building_files()
 
@@ -37,6 +40,16 @@ def _fill_building_files() -> None:
         built = files.fill(session)
     if built:
         click.echo(f"building files built: {built}")
+
+
+def _publish_default_templates() -> int:
+    """Version 1 of the default self-check for each use type without any template, through
+    the service (audited, and told to syncing phones); a use type with a template, default
+    or an admin's, is left as it is. How many were published."""
+    from fieldapi.checklists.defaults import ensure_defaults
+
+    with current_app.extensions["fieldapi.sessionmaker"]() as session, session.begin():
+        return len(ensure_defaults(session))
 
 
 def _fill_documents(*, everything: bool, asked: bool = True) -> None:
@@ -163,12 +176,9 @@ fieldwork_cli = AppGroup("fieldwork", help="Checklists and hazards.")
 
 @fieldwork_cli.command("install-templates")
 def install_templates() -> None:
-    """Publish the default fire-safety self-check for every use type that has no template."""
-    from fieldapi.checklists.defaults import ensure_defaults
-
-    with current_app.extensions["fieldapi.sessionmaker"]() as session, session.begin():
-        made = ensure_defaults(session)
-    click.echo(f"published {len(made)} default templates")
+    """Publish the default fire-safety self-check for every use type that has no template
+    (``db upgrade`` does it too)."""
+    click.echo(f"published {_publish_default_templates()} default templates")
 
 
 @fieldwork_cli.command("refresh-risk")

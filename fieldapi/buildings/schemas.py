@@ -16,9 +16,22 @@ from fieldapi.buildings.models import (
 from fieldapi.core.pagination import PageArgs
 from fieldapi.core.schemas import PHONE, ContactSchema, LocationSchema, Number, PageSchema, Whole
 
+# Sent in any case, checked and stored in capitals (``BuildingCode``).
 BUILDING_CODE = validate.Regexp(
-    r"^[A-Z0-9][A-Z0-9-]{1,39}$", error="Use 2 to 40 capital letters, digits and dashes."
+    r"^[A-Za-z0-9][A-Za-z0-9-]{1,39}$", error="Use 2 to 40 letters, digits and dashes."
 )
+
+
+class BuildingCode(fields.String):
+    """A building code: ``ft-sw-0012`` is stored, compared and answered as ``FT-SW-0012``."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        code = super()._deserialize(value, attr, data, **kwargs)
+        # Only a-z become capitals: other letters (ſ, ı, ﬀ…) must not turn into A-Z lookalikes
+        # of another building's code; the pattern refuses them as they are.
+        return code.upper() if code.isascii() else code
+
+
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
@@ -121,7 +134,11 @@ class BuildingWriteSchema(Schema):
     """Fields a client may send. Unknown fields are refused."""
 
     id = fields.UUID(load_default=None)
-    code = fields.String(required=True, validate=BUILDING_CODE)
+    code = BuildingCode(
+        required=True,
+        validate=BUILDING_CODE,
+        metadata={"description": "Letters, digits and dashes; stored in capitals."},
+    )
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     address = fields.String(required=True, validate=validate.Length(min=3, max=255))
     grid_id = fields.UUID(required=True)

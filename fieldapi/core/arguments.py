@@ -7,6 +7,9 @@ whole list where it asked for a part of it. So an unknown query parameter answer
 - on operations that read query arguments, through the argument parser every view uses
   (installed when the package is imported, before any view is declared);
 - on operations that read none, by ``refuse_undeclared_query`` before the view runs.
+
+The same parser reads JSON bodies with the app's strict reader (``fieldapi.core.jsonbody``),
+not webargs' own ``json.loads``, so every body goes through one set of bounds.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import current_app, request
 from flask_smorest.arguments import ArgumentsMixin
-from webargs.flaskparser import FlaskParser
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from fieldapi.core.problems import ValidationFailed
 
@@ -24,13 +28,20 @@ _API_PREFIX = "/api/"
 
 
 class StrictQueryParser(FlaskParser):
-    """webargs' Flask parser, raising on unknown query parameters instead of dropping them."""
+    """webargs' Flask parser, raising on unknown query parameters instead of dropping them,
+    and reading JSON bodies with the app's strict reader."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = {
         **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
         "query": ma.RAISE,
         "querystring": ma.RAISE,
     }
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req) or not req.get_data(cache=True):
+            return core.missing  # as webargs does: no JSON body is a missing one
+        # Flask's provider is the strict reader; the value is kept for the request.
+        return req.get_json()
 
 
 def install() -> None:

@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from fieldapi.core import db as database
+from fieldapi.core import jsonbody
 from fieldapi.core.db import Base, utcnow
 from fieldapi.core.problems import Problem, problem_response
 
@@ -116,10 +117,10 @@ def fingerprint(*, method: str, path: str, body: bytes) -> str:
     """SHA-256 of the request; a JSON body counts by its content, not its spacing or order."""
     try:
         canonical = json.dumps(
-            json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            jsonbody.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode()
-    except ValueError:
-        canonical = body
+    except jsonbody.MalformedJson:
+        canonical = body  # not JSON (a route that reads none): the bytes as they are
     digest = hashlib.sha256()
     for part in (method.encode(), path.encode(), canonical):
         digest.update(len(part).to_bytes(8, "big"))

@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import Session
 
+from fieldapi.core import jsonbody
 from fieldapi.core.problems import Problem
 
 T = TypeVar("T")
@@ -35,8 +36,8 @@ def encode_cursor(values: Sequence[Any]) -> str:
 def decode_cursor(cursor: str, size: int) -> list[str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+        values = jsonbody.loads(raw)
+    except (binascii.Error, ValueError, jsonbody.MalformedJson):
         raise Problem(slug="invalid-cursor") from None
     if not isinstance(values, list) or len(values) != size:
         raise Problem(slug="invalid-cursor")

@@ -269,19 +269,27 @@ def _takes_json_body(handler: Any) -> bool:
 
 def refuse_unreadable_bodies() -> None:
     """A body the route would read as JSON must be sent as JSON: 415 rather than reading it
-    as empty, which would turn a form post into "fields missing" and a PATCH into a no-op."""
-    if request.endpoint is None or request.method not in _BODY_METHODS or request.is_json:
+    as empty, which would turn a form post into "fields missing" and a PATCH into a no-op.
+
+    And it must be JSON the app reads (``fieldapi.core.jsonbody``): it is read here, before
+    any work (an Idempotency-Key claim included), and a hostile one answers 400 at once.
+    """
+    if request.endpoint is None or request.method not in _BODY_METHODS:
         return
     chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
     if not (request.content_length or chunked):
         return
     from fieldapi.core.permissions import view_handler
 
-    if _takes_json_body(view_handler(current_app, request.endpoint, request.method)):
+    if not _takes_json_body(view_handler(current_app, request.endpoint, request.method)):
+        return
+    if not request.is_json:
         raise Problem(
             f"This address reads application/json, not {request.mimetype or 'an untyped body'}.",
             slug="unsupported-media-type",
         )
+    if request.get_data(cache=True):
+        request.get_json()  # the strict reader; the value is kept for the view
 
 
 def unexpected_problem(exc: BaseException) -> Problem:
