@@ -41,6 +41,7 @@ from itertools import accumulate, filterfalse
 from typing import Any
 
 import orjson
+from flask import Response
 from flask.json.provider import DefaultJSONProvider
 
 from fieldapi.core.problems import BadRequest
@@ -174,10 +175,26 @@ def loads(data: bytes | bytearray | str) -> Any:
         raise _too_deep() from None
 
 
+# Answers are written by orjson: keys sorted (as Flask's own writer does), UTF-8 as it is.
+DUMP_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+
+
 class StrictJSONProvider(DefaultJSONProvider):
-    """Flask's JSON provider, reading with ``loads`` above; writing is Flask's own."""
+    """Flask's JSON provider, reading with ``loads`` above and writing with orjson: every
+    ``jsonify`` and every schema's answer goes through ``dumps``."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         if kwargs:
             raise TypeError("the strict JSON reader takes no options")
         return loads(s)
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return self.dumpb(obj).decode()
+
+    def dumpb(self, obj: Any) -> bytes:
+        # What orjson does not know (Decimal, objects with __html__) as Flask would write it.
+        return orjson.dumps(obj, default=self.default, option=DUMP_OPTIONS)
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        obj = self._prepare_response_obj(args, kwargs)
+        return self._app.response_class(self.dumpb(obj), mimetype=self.mimetype)
