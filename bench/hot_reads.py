@@ -7,7 +7,7 @@ Run by hand from the repository root (never part of the test suite):
 
 Everything runs on loopback and is removed at the end: a SeaweedFS S3 store, a fresh
 PostgreSQL database (127.0.0.1:5432, user postgres, trust), migrated and loaded with the demo
-district (``flask --app wsgi demo-seed``; with ``--big`` also bench.sync's grid of 2,000
+district (``flask --app wsgi demo-seed``; with ``--big`` instead bench.sync's grid of 2,000
 buildings and a year of field work), the API (``wsgi:app``) and ``bench.hello:app``.
 
 For each setting (``gunicorn -w 2``, then the README's production ``--workers 4 --threads
@@ -51,6 +51,7 @@ from bench.services import (
     seaweedfs,
     server_env,
 )
+from fieldapi.demo.seed import ACCOUNTS
 
 READS = {
     "building": "GET /api/v1/buildings/{id}",
@@ -61,6 +62,8 @@ READS = {
 }
 SETTINGS = (Setting("gunicorn -w 2", 2, None), Setting("production", 4, 4))
 DEMO_USER = "gridworker1"  # grid staff of 网格 1: twelve buildings, reviews waiting
+DEMO_PASSWORD = next(a.password for a in ACCOUNTS if a.username == DEMO_USER)
+BIG = (2000, 20000)  # bench.sync's default grid: buildings, inspections
 WARMUP_SECONDS = 2
 REQUEST_TIMEOUT = 60.0
 TOKEN_MARGIN = 60.0  # refresh when a token would expire within a run and this much more
@@ -256,17 +259,15 @@ def sitting(rig: Rig, env: dict[str, str], setting: Setting, names: list[str]) -
 
 
 def seed_big(database_url: str, work: Path) -> tuple[str, str]:
-    """bench.sync's bulk grid beside the demo district; its grid staff account."""
+    """bench.sync's bulk grid (in place of the demo district); its grid staff account."""
     from bench import sync as bulk
 
-    print("seeding the big grid (2,000 buildings, 20,000 inspections) ...", flush=True)
-    started = time.perf_counter()
     app = bulk.make_app(database_url, str(work / "big-seed"))
     try:
-        ids = bulk.seed(app, 2000, 20000)
+        ids = bulk.seed(app, BIG[0], BIG[1])
     finally:
         app.extensions["fieldapi.engine"].dispose()
-    print(f"  seeded in {time.perf_counter() - started:.0f} s: {ids['counts']}", flush=True)
+    print(f"  {ids['counts']}", flush=True)
     return "gw1", bulk.PASSWORD
 
 
@@ -302,21 +303,24 @@ def run(args: argparse.Namespace, work: Path, deadline: float, sittings: list[Si
             FIELDAPI_SECRET_KEY=secrets.token_urlsafe(48),
             **store.env,
         )
-        print(f"SeaweedFS on {store.endpoint_url}; migrating and loading the demo district ...")
+        print(f"SeaweedFS on {store.endpoint_url}; migrating and seeding ...", flush=True)
         started = time.perf_counter()
         flask(env, "db", "upgrade", timeout=180)
-        flask(env, "demo-seed", timeout=300)
-        print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
-        username, password = seed_big(database_url, work) if args.big else (DEMO_USER, "")
-        if not password:
-            from fieldapi.demo.seed import ACCOUNTS
-
-            password = next(a.password for a in ACCOUNTS if a.username == username)
+        if args.big:
+            username, password = seed_big(database_url, work)
+        else:
+            flask(env, "demo-seed", timeout=300)
+            username, password = DEMO_USER, DEMO_PASSWORD
+        print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
         rig = Rig(args, work, deadline, Client(username, password))
         for setting in settings:
             sittings.append(sitting(rig, env, setting, names))
             print(setting_table(sittings[-1], args), flush=True)
-    seed = "the demo district" + (" and bench.sync's grid of 2,000 buildings" * args.big)
+    seed = (
+        "bench.sync's grid (2,000 buildings, 20,000 inspections)"
+        if args.big
+        else "the demo district"
+    )
     seen = "; ".join(f"{name}: {text}" for name, text in rig.seen.items())
     copy = f"; the delta follows a full copy of {rig.copy}" if rig.copy else ""
     return f"Seed: {seed}, reads as {username} ({seen}{copy})"
@@ -337,7 +341,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="READ",
         help=f"measure only this read (repeatable): {', '.join(READS)}",
     )
-    parser.add_argument("--big", action="store_true", help="add bench.sync's 2,000-building grid")
+    parser.add_argument(
+        "--big",
+        action="store_true",
+        help="bench.sync's grid of 2,000 buildings instead of the demo district",
+    )
     parser.add_argument("--time-limit", type=float, default=1200, help="seconds in all (1200)")
     args = parser.parse_args(argv)
     if not 1 <= args.seconds <= 300 or not 1 <= args.rounds <= 10:
