@@ -60,7 +60,7 @@ READS = {
     "sync": "GET /api/v1/sync?cursor=…",
     "me": "GET /api/v1/me",
 }
-SETTINGS = (Setting("gunicorn -w 2", 2, None), Setting("production", 4, 4))
+SETTINGS = (Setting("gunicorn -w 2", 2, None), Setting("production settings", 4, 4))
 DEMO_USER = "gridworker1"  # grid staff of 网格 1: twelve buildings, reviews waiting
 DEMO_PASSWORD = next(a.password for a in ACCOUNTS if a.username == DEMO_USER)
 BIG = (2000, 20000)  # bench.sync's default grid: buildings, inspections
@@ -81,12 +81,11 @@ class Client:
         self.access = self.refresh_token = ""
         self.expires_at = 0.0
 
-    def request(self, method: str, path: str, token: str | None = None) -> Any:
+    def request(self, method: str, path: str, token: str | None = None, body: Any = None) -> Any:
         bearer = self.access if token is None else token
         headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-        body = None
-        if path == "/api/v1/auth/login":
-            body = json.dumps({"username": self.username, "password": self.password}).encode()
+        if body is not None:
+            body = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
         self.sent[(method, urllib.parse.urlsplit(path).path)] += 1
         answer = self.http.request(method, self.base_url + path, body=body, headers=headers)
@@ -104,7 +103,8 @@ class Client:
         self.expires_at = time.monotonic() + tokens["expires_in"]
 
     def login(self) -> None:
-        self._signed(self.request("POST", "/api/v1/auth/login", token=""))
+        credentials = {"username": self.username, "password": self.password}
+        self._signed(self.request("POST", "/api/v1/auth/login", token="", body=credentials))
 
     def token(self, lasting: float) -> str:
         """An access token that stays valid for ``lasting`` seconds more."""

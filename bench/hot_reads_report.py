@@ -119,8 +119,8 @@ def _bad(f: Figures) -> str:
 def setting_table(sitting: Sitting, args: argparse.Namespace) -> str:
     rounds = max(pair.round for pair in sitting.pairs)
     lines = [
-        f"\n{sitting.flags} (both apps), wrk -t{args.threads} -c{args.connections} "
-        f"-d{args.seconds}s, {rounds} round(s), load average {sitting.load}",
+        f"\n{sitting.setting.name}: {sitting.flags} (both apps), wrk -t{args.threads} "
+        f"-c{args.connections} -d{args.seconds}s, {rounds} round(s), load average {sitting.load}",
         f"\n  {'read':<32} {'round':>5} {'hello req/s':>11} {'hello p99':>9} {'API req/s':>9} "
         f"{'API/hello':>9} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>7}",
     ]
