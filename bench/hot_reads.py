@@ -171,6 +171,7 @@ class Rig:
         self.args, self.work, self.deadline, self.client = args, work, deadline, client
         self.binary = wrk.find() or ""
         self.runs = 0
+        self.started = time.monotonic()
         self.cursor = ""  # after the full copy, taken once
         self.copy = ""
         self.seen: dict[str, str] = {}  # what each read's first check answered
@@ -211,7 +212,11 @@ def sitting(rig: Rig, env: dict[str, str], setting: Setting, names: list[str]) -
         ) as hello,
         gunicorn(env, **options, log=work / f"api-{tag}.log") as api,
     ):
-        print(f"\n{setting.flags(config)}: API on {api.base_url}, hello-world on {hello.base_url}")
+        print(
+            f"\n{setting.flags(config)}: API on {api.base_url}, hello-world on {hello.base_url} "
+            f"({time.monotonic() - rig.started:.0f} s into the run)",
+            flush=True,
+        )
         client.base_url = api.base_url
         client.sent.clear()
         if not client.access:
@@ -362,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     if wrk.find() is None:
         parser.error("wrk is missing: apt-get install wrk")
 
+    began = time.monotonic()
     info = machine(args.pg_url)
     work = Path(tempfile.mkdtemp(prefix="fieldapi-hot-reads-"))
     sittings: list[Sitting] = []
@@ -381,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     if sittings:
         report(args, sittings, info, seed or "Seed: see above (the run stopped early)")
+    print(f"\nThe run took {time.monotonic() - began:.0f} s.")
     return failed
 
 
