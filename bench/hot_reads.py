@@ -310,14 +310,14 @@ def run(args: argparse.Namespace, work: Path, deadline: float, sittings: list[Si
             **store.env,
         )
         print(f"SeaweedFS on {store.endpoint_url}; migrating and seeding ...", flush=True)
-        started = time.perf_counter()
+        seeding = time.perf_counter()
         flask(env, "db", "upgrade", timeout=180)
         if args.big:
             username, password = seed_big(database_url, work)
         else:
             flask(env, "demo-seed", timeout=300)
             username, password = DEMO_USER, DEMO_PASSWORD
-        print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
+        print(f"  seeded in {time.perf_counter() - seeding:.0f} s", flush=True)
         rig = Rig(args, work, deadline, Client(username, password))
         rig.started = started
         for setting in settings:
