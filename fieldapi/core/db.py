@@ -7,6 +7,7 @@ has answered without error and rolls back otherwise (see ``fieldapi.create_app``
 from __future__ import annotations
 
 import functools
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 from flask import current_app, g, request
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.sql import Select
 from sqlalchemy.types import JSON, TypeDecorator
@@ -107,7 +108,36 @@ def make_engine(url: str, *, autocommit: bool = False) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **options)
+    engine = create_engine(url, pool_size=10, max_overflow=10, **options)
+    event.listen(engine, "checkout", _pinger(engine.dialect))
+    event.listen(engine, "checkin", _note_checkin)
+    return engine
+
+
+# A pooled connection unused for this long is pinged before it is handed out (the
+# database may have restarted meanwhile); one in steady use is not, which spares a round
+# trip on every request.
+IDLE_PING_SECONDS = 5.0
+
+
+def _note_checkin(_dbapi_connection, record) -> None:
+    record.info["checked_in"] = time.monotonic()
+
+
+def _pinger(dialect):
+    def ping_if_idle(dbapi_connection, record, _proxy) -> None:
+        checked_in = record.info.get("checked_in")
+        if checked_in is not None and time.monotonic() - checked_in < IDLE_PING_SECONDS:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception:
+            alive = False
+        if not alive:
+            # The pool drops this connection and hands out another, as pre_ping would.
+            raise DisconnectionError()
+
+    return ping_if_idle
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
