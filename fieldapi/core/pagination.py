@@ -79,7 +79,8 @@ def paginate(
         stmt = stmt.where(after)
     ordering = [c.desc() for c in order_by] if descending else list(order_by)
     page = stmt.order_by(*ordering).limit(limit + 1)
-    found = list(db.execute(page, params) if rows else db.scalars(page, params))
+    # Rows come straight from the connection: no ORM objects to build for them.
+    found = list(db.connection().execute(page, params) if rows else db.scalars(page, params))
     if len(found) <= limit:
         return found, None
     found = found[:limit]
