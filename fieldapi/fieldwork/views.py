@@ -15,8 +15,11 @@ from fieldapi.fieldwork import service, timeline
 from fieldapi.fieldwork.present import (
     content_etag,
     present_hazard,
+    present_hazards,
     present_inspection,
+    present_inspections,
     present_rectification,
+    present_rectifications,
 )
 from fieldapi.fieldwork.schemas import (
     HazardListArgs,
@@ -50,7 +53,7 @@ class Inspections(MethodView):
         items, next_cursor = service.list_inspections(
             db=db, actor=actor(), filters=args, limit=args["limit"], cursor=args["cursor"]
         )
-        return {"items": [present_inspection(db, i) for i in items], "next_cursor": next_cursor}
+        return {"items": present_inspections(db, items), "next_cursor": next_cursor}
 
     @requires("inspection.write")
     @blp.arguments(InspectionCreateSchema)
@@ -128,7 +131,7 @@ class Hazards(MethodView):
         items, next_cursor = service.list_hazards(
             db=db, actor=actor(), filters=args, limit=args["limit"], cursor=args["cursor"]
         )
-        return {"items": [present_hazard(db, h) for h in items], "next_cursor": next_cursor}
+        return {"items": present_hazards(db, items), "next_cursor": next_cursor}
 
     @requires("hazard.report")
     @blp.arguments(HazardReportSchema)
@@ -166,7 +169,7 @@ class Rectifications(MethodView):
         """Every rectification of a hazard, oldest first."""
         db = database.session()
         items = service.list_rectifications(db=db, actor=actor(), hazard_id=hazard_id)
-        return {"items": [present_rectification(db, r) for r in items]}
+        return {"items": present_rectifications(db, items)}
 
     @requires("rectification.write")
     @blp.arguments(RectificationCreateSchema)
