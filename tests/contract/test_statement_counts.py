@@ -180,6 +180,25 @@ def test_statements_do_not_grow_with_the_page(api, path, persona, filtered):
     _same_count(f"{path} as {persona}{', filtered' if filtered else ''}", small, large)
 
 
+@pytest.mark.parametrize(
+    ("kind", "statuses"),
+    [
+        ("inspections", {"draft", "waiting_photos", "submitted"}),
+        ("hazards", {"waiting_photos", "open", "rectifying"}),
+    ],
+)
+def test_a_page_shows_each_record_as_it_shows_alone(api, kind, statuses):
+    """What a page reads once for all its records is each record's own (flags, photos
+    awaited, stage, hazards found): every fifth record of a page of 200, and the first of
+    each status (and source: found or reported)."""
+    page = api.get("admin", f"/api/v1/{kind}", {"limit": 200}).get_json()["items"]
+    assert {item["status"] for item in page} == statuses
+    firsts = {(item["status"], item.get("source")): item for item in reversed(page)}
+    for item in [*page[::5], *firsts.values()]:
+        alone = api.get("admin", f"/api/v1/{kind}/{item['id']}")
+        assert alone.get_json() == item
+
+
 def _same_count(name: str, small, large) -> None:
     counts = len(small), len(large)
     print(f"\n{name}: {counts[0]} statements for {SIZES[0]}, {counts[1]} for {SIZES[1]}")

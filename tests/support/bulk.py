@@ -427,6 +427,11 @@ def _round(rows: _Rows, n: int, templates: list[uuid.UUID]) -> None:
     hazard_id = uuid.uuid4()
     reporter = "gw1" if n % 3 == 0 else "officer1"
     photo_ids = rows.photos(reporter, "hazard", hazard_id, reported_at)
+    if n % 25 == 19:  # reported, its second photo still on its way
+        _hazard(rows, hazard_id, reported_at, reporter, source="report", photo_ids=photo_ids,
+                status="waiting_photos")  # fmt: skip
+        rows.wait("hazard", hazard_id, reporter, reported_at)
+        return
     _hazard(rows, hazard_id, reported_at, reporter, source="report", photo_ids=photo_ids,
             status="rectifying", overdue=n % 3 == 1)  # fmt: skip
     rows.submission("hazard", hazard_id, reporter, reported_at,
