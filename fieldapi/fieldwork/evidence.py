@@ -76,13 +76,3 @@ def attach_all(
             limits=limits,
             pointer=pointer,
         )
-
-
-def photo_flags(db: Session, subject_type: str, subject_id: uuid.UUID) -> dict[str, list[str]]:
-    """The flags of each photo attached to a record, by photo id."""
-    rows = db.execute(
-        select(PhotoUse.photo_id, PhotoUse.flags).where(
-            PhotoUse.subject_type == subject_type, PhotoUse.subject_id == subject_id
-        )
-    )
-    return {str(photo_id): list(flags) for photo_id, flags in rows}

@@ -23,8 +23,11 @@ from fieldapi.fieldwork.policy import Policy
 from fieldapi.fieldwork.present import (
     content_etag,
     present_hazard,
+    present_hazards,
     present_inspection,
+    present_inspections,
     present_rectification,
+    present_rectifications,
 )
 from fieldapi.fieldwork.schemas import (
     HazardListArgs,
@@ -58,7 +61,7 @@ class Inspections(MethodView):
         items, next_cursor = inspections.list_inspections(
             db=db, actor=actor(), filters=args, limit=args["limit"], cursor=args["cursor"]
         )
-        return {"items": [present_inspection(db, i) for i in items], "next_cursor": next_cursor}
+        return {"items": present_inspections(db, items), "next_cursor": next_cursor}
 
     @requires("inspection.write")
     @blp.arguments(InspectionCreateSchema)
@@ -136,7 +139,7 @@ class Hazards(MethodView):
         items, next_cursor = hazards.list_hazards(
             db=db, actor=actor(), filters=args, limit=args["limit"], cursor=args["cursor"]
         )
-        return {"items": [present_hazard(db, h) for h in items], "next_cursor": next_cursor}
+        return {"items": present_hazards(db, items), "next_cursor": next_cursor}
 
     @requires("hazard.report")
     @blp.arguments(HazardReportSchema)
@@ -174,7 +177,7 @@ class Rectifications(MethodView):
         """Every rectification of a hazard, oldest first."""
         db = database.session()
         items = rectifications.list_rectifications(db=db, actor=actor(), hazard_id=hazard_id)
-        return {"items": [present_rectification(db, r) for r in items]}
+        return {"items": present_rectifications(db, items)}
 
     @requires("rectification.write")
     @blp.arguments(RectificationCreateSchema)
