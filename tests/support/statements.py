@@ -1,7 +1,7 @@
 """Counting the SQL statements one request runs, and the seeded world the counts run in.
 
 ``Api.count`` answers a GET and the statements it executed, every one that went to the
-database on any connection of the app's engine (``before_cursor_execute``), the session
+database on any connection of the app's engines (``before_cursor_execute``), the session
 check and anything a view runs on a connection of its own included.
 """
 
@@ -18,20 +18,26 @@ from sqlalchemy import event
 from fieldapi.models import Base
 from tests.support.bulk import Seeded, seed
 
+ENGINES = ("fieldapi.engine", "fieldapi.read_engine")
+
 
 @contextmanager
-def statements(engine):
-    """The statements executed on ``engine`` while the block runs."""
+def statements(app):
+    """The statements executed on the app's engines while the block runs: the one of
+    transactions, and the one in autocommit that read-only requests use."""
     seen: list[str] = []
 
     def note(_conn, _cursor, statement, _parameters, _context, _executemany):
         seen.append(statement)
 
-    event.listen(engine, "before_cursor_execute", note)
+    engines = [app.extensions[name] for name in ENGINES]
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", note)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", note)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", note)
 
 
 @dataclass
@@ -73,7 +79,7 @@ class Api:
 
     def count(self, persona: str, url: str, params: dict) -> Counted:
         headers = self.sign_in(persona)
-        with statements(self.app.extensions["fieldapi.engine"]) as seen:
+        with statements(self.app) as seen:
             answer = self.client.get(url, query_string=params, headers=headers)
         assert answer.status_code == 200, (url, params, answer.get_json())
         return Counted(url, params, answer.get_json(), list(seen))
