@@ -28,7 +28,7 @@ from fieldapi.core.problems import (
 from fieldapi.core.schemas import ProblemSchema
 
 API_TITLE = "Field API"
-API_VERSION = "1.2.0"
+API_VERSION = "1.3.0"
 
 log = logging.getLogger(__name__)
 

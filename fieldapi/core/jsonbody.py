@@ -189,6 +189,8 @@ class StrictJSONProvider(DefaultJSONProvider):
         return loads(s)
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
+        if kwargs:  # asked for a layout (indent, key order): Flask's own writer
+            return super().dumps(obj, **kwargs)
         return self.dumpb(obj).decode()
 
     def dumpb(self, obj: Any) -> bytes:
