@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ from fieldapi.buildings.present import (
     set_clock_fields,
 )
 from fieldapi.buildings.schemas import BuildingSchema
-from fieldapi.core import scope
+from fieldapi.core import jsonbody, scope
 from fieldapi.core.db import utcnow
 from fieldapi.core.etag import make_etag
 from fieldapi.core.problems import NotFound
@@ -38,12 +38,11 @@ from fieldapi.core.scope import Actor
 
 _SCHEMA = BuildingSchema()
 _CHUNK = 200
-JSON_OPTIONS = orjson.OPT_SORT_KEYS
 
 
 def encode(data: dict) -> bytes:
-    """A file as the API sends it: the schema's dump, keys sorted."""
-    return orjson.dumps(_SCHEMA.dump(data), option=JSON_OPTIONS)
+    """A file as the API sends it: the schema's dump, written as every answer is."""
+    return jsonbody.dump(_SCHEMA.dump(data))
 
 
 def etag(building_id: uuid.UUID, version: int) -> str:
@@ -109,10 +108,6 @@ def stale(db: Session) -> list[uuid.UUID]:
     return found
 
 
-def forget(db: Session, building_ids: Iterable[uuid.UUID]) -> None:
-    db.execute(delete(BuildingFile).where(BuildingFile.building_id.in_(list(building_ids))))
-
-
 def _lookup(actor: Actor):
     text = BuildingFile.masked if not reveals_personal_data(actor) else BuildingFile.whole
     return (
@@ -148,7 +143,7 @@ class StoredFile:
             return self._text.encode()
         data = orjson.loads(self._text)
         set_clock_fields(data, now)
-        return orjson.dumps(data, option=JSON_OPTIONS)
+        return jsonbody.dump(data)
 
 
 def read(*, db: Session, actor: Actor, building_id: uuid.UUID) -> StoredFile:

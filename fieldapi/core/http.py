@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from flask import Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface
 
+from fieldapi.core import jsonbody
 from fieldapi.core.etag import matches_none
 
 
@@ -26,7 +26,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     """An answer already in its final shape (or already JSON text), sent without a schema's
     dump: for hot reads whose builders produce exactly what the documented schema would."""
     if not isinstance(body, bytes):
-        body = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+        body = jsonbody.dump(body)
     return Response(body, status=status, headers=headers, mimetype="application/json")
 
 

@@ -177,6 +177,13 @@ def loads(data: bytes | bytearray | str) -> Any:
 
 # Answers are written by orjson: keys sorted (as Flask's own writer does), UTF-8 as it is.
 DUMP_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+_FLASK_DEFAULT = DefaultJSONProvider.default
+
+
+def dump(obj: Any) -> bytes:
+    """JSON text of an answer, as every answer of the app is written; what orjson does not
+    know (Decimal, objects with __html__) as Flask would write it."""
+    return orjson.dumps(obj, default=_FLASK_DEFAULT, option=DUMP_OPTIONS)
 
 
 class StrictJSONProvider(DefaultJSONProvider):
@@ -191,12 +198,8 @@ class StrictJSONProvider(DefaultJSONProvider):
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         if kwargs:  # asked for a layout (indent, key order): Flask's own writer
             return super().dumps(obj, **kwargs)
-        return self.dumpb(obj).decode()
-
-    def dumpb(self, obj: Any) -> bytes:
-        # What orjson does not know (Decimal, objects with __html__) as Flask would write it.
-        return orjson.dumps(obj, default=self.default, option=DUMP_OPTIONS)
+        return dump(obj).decode()
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
-        return self._app.response_class(self.dumpb(obj), mimetype=self.mimetype)
+        return self._app.response_class(dump(obj), mimetype=self.mimetype)
