@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from fieldapi.auth.models import AuthSession
 from fieldapi.auth.passwords import Passwords
 from fieldapi.auth.throttle import LoginThrottle
+from fieldapi.core import direct
 from fieldapi.core.db import utcnow
 from fieldapi.core.problems import Problem, TooManyRequests
 from fieldapi.users.models import User
@@ -233,9 +234,6 @@ _LIVE = (
 def live_session(db: Session, *, user_id: uuid.UUID, session_id: uuid.UUID) -> LiveSession | None:
     """The session if it is live (not revoked, not expired) and its user active, else None:
     one lookup by the session's primary key, joined to its user's."""
-    row = (
-        db.connection()
-        .execute(_LIVE, {"session_id": session_id, "user_id": user_id, "now": utcnow()})
-        .first()
-    )
+    params = {"session_id": session_id, "user_id": user_id, "now": utcnow()}
+    row = direct.first(db, _LIVE, params)
     return LiveSession(*row) if row else None

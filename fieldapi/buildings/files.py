@@ -30,7 +30,7 @@ from fieldapi.buildings.present import (
     set_clock_fields,
 )
 from fieldapi.buildings.schemas import BuildingSchema
-from fieldapi.core import jsonbody, scope
+from fieldapi.core import direct, jsonbody, scope
 from fieldapi.core.db import utcnow
 from fieldapi.core.etag import make_etag
 from fieldapi.core.problems import NotFound
@@ -149,7 +149,7 @@ class StoredFile:
 def read(*, db: Session, actor: Actor, building_id: uuid.UUID) -> StoredFile:
     """The building file for this reader (404 out of scope), from its stored text."""
     stmt, params = scope.prepared("building_file", actor, _lookup)
-    row = db.connection().execute(stmt, {**params, "building_id": building_id}).first()
+    row = direct.first(db, stmt, {**params, "building_id": building_id})
     if row is None:
         raise NotFound()
     version, kept_version, fresh_until, text = row

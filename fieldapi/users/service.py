@@ -13,7 +13,7 @@ from fieldapi.areas.models import Area
 from fieldapi.audit import service as audit
 from fieldapi.auth.passwords import Passwords
 from fieldapi.auth.service import revoke_user_sessions
-from fieldapi.core import scope
+from fieldapi.core import direct, scope
 from fieldapi.core.db import created_once, utcnow
 from fieldapi.core.etag import make_etag, require_match
 from fieldapi.core.pagination import paginate
@@ -189,25 +189,25 @@ def me(*, db: Session, actor: Actor) -> dict[str, Any]:
     """The actor's own account as ``UserSchema`` describes it, with the areas or buildings
     of their scope: one statement."""
     stmt, params = scope.prepared("me", actor, _me)
-    rows = db.connection().execute(stmt, {**params, "me": actor.user_id}).all()
+    rows = direct.rows(db, stmt, {**params, "me": actor.user_id})
     if not rows:
         raise NotFound()
-    first = rows[0]
+    user_id, username, display_name, phone, role, active, created_at, updated_at = rows[0][:8]
     links: dict[str, list[uuid.UUID]] = {"area": [], "building": []}
-    for row in rows:
-        if row.kind is not None:
-            links[row.kind].append(row.link_id)
+    for *_, kind, link_id in rows:
+        if kind is not None:
+            links[kind].append(link_id)
     return {
-        "id": first.id,
-        "username": first.username,
-        "display_name": first.display_name,
-        "phone": first.phone,
-        "role": first.role,
-        "active": first.active,
+        "id": user_id,
+        "username": username,
+        "display_name": display_name,
+        "phone": phone,
+        "role": role,
+        "active": active,
         "area_ids": links["area"],
         "building_ids": links["building"],
-        "created_at": first.created_at,
-        "updated_at": first.updated_at,
+        "created_at": created_at,
+        "updated_at": updated_at,
     }
 
 
