@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Integer, Select, bindparam, tuple_
 from sqlalchemy.orm import Session
 
 from fieldapi.core import jsonbody
@@ -19,6 +19,8 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+PAGE_SIZE = "page_size"  # the parameter a keyset statement's LIMIT is bound to
+AFTER = "page_after_"  # the parameters of the key a page starts after, numbered
 
 
 class PageArgs(Schema):
@@ -46,6 +48,47 @@ def decode_cursor(cursor: str, size: int) -> list[str]:
     return values
 
 
+def after_values(cursor: str, parse: Sequence[Callable[[str], Any]]) -> list[Any]:
+    """The key values a cursor names, each read by its ``parse`` (400 when it is not one)."""
+    raw = decode_cursor(cursor, len(parse))
+    try:
+        return [conv(v) for conv, v in zip(parse, raw, strict=True)]
+    except (ValueError, TypeError):
+        raise Problem(slug="invalid-cursor") from None
+
+
+def keyset(
+    stmt: Select, order_by: Sequence[Any], after: Sequence[Any] | None, descending: bool
+) -> Select:
+    """``stmt`` from just after the key ``after`` (values, or bind parameters), in key order,
+    one row more than the page (``PAGE_SIZE``, a parameter)."""
+    if after is not None:
+        if descending:
+            stmt = stmt.where(tuple_(*order_by) < tuple_(*after))
+        else:
+            stmt = stmt.where(tuple_(*order_by) > tuple_(*after))
+    ordering = [c.desc() for c in order_by] if descending else list(order_by)
+    return stmt.order_by(*ordering).limit(bindparam(PAGE_SIZE, type_=Integer()))
+
+
+def after_params(values: Sequence[Any]) -> dict[str, Any]:
+    """The parameters of a ``keyset`` statement made with ``after_binds``."""
+    return {f"{AFTER}{n}": v for n, v in enumerate(values)}
+
+
+def after_binds(order_by: Sequence[Any]) -> list[Any]:
+    """Bind parameters for the key a page starts after, typed as its columns."""
+    return [bindparam(f"{AFTER}{n}", type_=c.type) for n, c in enumerate(order_by)]
+
+
+def split_page(found: list[T], limit: int, key: Callable[[T], Sequence[Any]]):
+    """The page of rows read by a ``keyset`` statement, and the cursor of the next page."""
+    if len(found) <= limit:
+        return found, None
+    found = found[:limit]
+    return found, encode_cursor(key(found[-1]))
+
+
 def paginate(
     db: Session,
     stmt: Select,
@@ -65,23 +108,9 @@ def paginate(
     The page holds the first column's values, or whole rows when ``rows``; ``params`` are
     the values of the statement's own parameters.
     """
-    if cursor:
-        raw = decode_cursor(cursor, len(order_by))
-        try:
-            values = [conv(v) for conv, v in zip(parse, raw, strict=True)]
-        except (ValueError, TypeError):
-            raise Problem(slug="invalid-cursor") from None
-        after = (
-            tuple_(*order_by) < tuple_(*values)
-            if descending
-            else tuple_(*order_by) > tuple_(*values)
-        )
-        stmt = stmt.where(after)
-    ordering = [c.desc() for c in order_by] if descending else list(order_by)
-    page = stmt.order_by(*ordering).limit(limit + 1)
+    after = after_values(cursor, parse) if cursor else None
+    page = keyset(stmt, order_by, after, descending)
+    values = {**(params or {}), PAGE_SIZE: limit + 1}
     # Rows come straight from the connection: no ORM objects to build for them.
-    found = list(db.connection().execute(page, params) if rows else db.scalars(page, params))
-    if len(found) <= limit:
-        return found, None
-    found = found[:limit]
-    return found, encode_cursor(key(found[-1]))
+    found = list(db.connection().execute(page, values) if rows else db.scalars(page, values))
+    return split_page(found, limit, key)
