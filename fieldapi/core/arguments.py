@@ -37,6 +37,20 @@ class StrictQueryParser(FlaskParser):
         "querystring": ma.RAISE,
     }
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._schemas: dict[type, ma.Schema] = {}
+
+    def _get_schema(self, argmap, req) -> ma.Schema:
+        """A schema declared as a class is made once, not on every request: a marshmallow
+        schema keeps nothing of one load for the next."""
+        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
+            schema = self._schemas.get(argmap)
+            if schema is None:
+                schema = self._schemas[argmap] = argmap()
+            return schema
+        return super()._get_schema(argmap, req)
+
     def _raw_load_json(self, req):
         if not is_json_request(req) or not req.get_data(cache=True):
             return core.missing  # as webargs does: no JSON body is a missing one
