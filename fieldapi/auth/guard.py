@@ -1,15 +1,17 @@
 """The gate every request passes before its view: declared verb, token, live session, role.
 
 It runs on every request, so it does the least that proves who is asking: the access
-token is checked with PyJWT directly (HS256, the key the tokens are made with), and the
-session and its user are read by one indexed lookup. Nothing is remembered between
-requests: a session ended on one worker is ended on every worker at its next request.
+token is checked with PyJWT directly (and a token once found good is not checked again
+but for its expiry), and the session and its user are read by one indexed lookup.
+Nothing about a session is remembered between requests: a session ended on one worker is
+ended on every worker at its next request.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import time
 import uuid
 
 import jwt
@@ -36,22 +38,49 @@ def _bearer() -> str:
     return token
 
 
-def _signing_key() -> jwt.PyJWK:
-    """The tokens' HS256 key, prepared once per app rather than on every request."""
-    key = current_app.extensions.get("fieldapi.jwt_key")
-    if key is None:
-        secret = current_app.config["JWT_SECRET_KEY"].encode()
-        k = base64.urlsafe_b64encode(secret).rstrip(b"=").decode()
-        key = jwt.PyJWK({"kty": "oct", "k": k}, algorithm="HS256")
-        current_app.extensions["fieldapi.jwt_key"] = key
-    return key
+class _Verifier:
+    """The app's access tokens checked with PyJWT directly (HS256, the key the tokens are
+    made with, prepared once).
+
+    Tokens whose signature and claims were found good are remembered by their text: a
+    phone sends the same token for its whole life, and the same bytes always verify the
+    same way under the one key. Only the expiry changes with time, and it is checked on
+    every use; the session behind the token is read on every request all the same.
+    """
+
+    REMEMBERED = 4096
+
+    def __init__(self, secret: str) -> None:
+        k = base64.urlsafe_b64encode(secret.encode()).rstrip(b"=").decode()
+        self.key = jwt.PyJWK({"kty": "oct", "k": k}, algorithm="HS256")
+        self.good: dict[str, dict] = {}
+
+    def claims(self, token: str) -> dict:
+        claims = self.good.get(token)
+        if claims is not None:
+            if claims["exp"] <= time.time():
+                raise jwt.ExpiredSignatureError()
+            return claims
+        claims = jwt.decode(token, self.key, algorithms=["HS256"], options=_REQUIRED)
+        if len(self.good) >= self.REMEMBERED:
+            self.good.clear()
+        self.good[token] = claims
+        return claims
+
+
+def _verifier() -> _Verifier:
+    verifier = current_app.extensions.get("fieldapi.jwt_verifier")
+    if verifier is None:
+        verifier = _Verifier(current_app.config["JWT_SECRET_KEY"])
+        current_app.extensions["fieldapi.jwt_verifier"] = verifier
+    return verifier
 
 
 def _access_claims() -> dict:
     """The claims of a valid, unexpired access token, or the problem that says why not."""
     token = _bearer()
     try:
-        claims = jwt.decode(token, _signing_key(), algorithms=["HS256"], options=_REQUIRED)
+        claims = _verifier().claims(token)
     except jwt.ExpiredSignatureError:
         raise Problem(slug="token-expired") from None
     except jwt.PyJWTError:
